@@ -1,0 +1,88 @@
+"""Errors a person can act on.
+
+Library code raises :class:`SweepctlError` (or a subclass); only ``cli.py`` turns one into a
+message on stderr and an exit code. Validation problems are collected as :class:`Problem`
+values, so a file's every problem can be reported at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+# Exit codes, shared by every command.
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_UNEXPECTED = 3
+EXIT_INTERRUPTED = 130
+
+
+class SweepctlError(Exception):
+    """A failure with a message for a person, an optional file:line, a hint and an exit code."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.line = line
+        self.hint = hint
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def location(self) -> str | None:
+        """``file:line``, ``file``, or None."""
+        if self.path is None:
+            return None
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+    def __str__(self) -> str:
+        where = self.location
+        return f"{where}: {self.message}" if where else self.message
+
+
+class UsageError(SweepctlError):
+    """Bad input from the user: a file that cannot be read, an unknown id, a bad option."""
+
+    exit_code = EXIT_USAGE
+
+
+class InvalidSweepError(UsageError):
+    """A sweep file with at least one error; carries every problem found."""
+
+    def __init__(self, path: str, problems: list[Problem]) -> None:
+        errors = [p for p in problems if p.severity == "error"]
+        first = errors[0] if errors else None
+        count = len(errors)
+        super().__init__(
+            f"{count} error{'s' if count != 1 else ''} in sweep file",
+            path=path,
+            line=first.line if first else None,
+        )
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error or warning about a sweep file."""
+
+    severity: str  # "error" or "warning"
+    message: str
+    line: int | None = None
+    path: str = ""  # key path inside the file, e.g. "parameters.lr.distribution"
+    hint: str | None = None
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        del data["severity"]
+        return data

@@ -1,0 +1,65 @@
+"""Sweep files: loading with line numbers, the JSON schema, semantic checks, the sweep model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sweepctl.errors import InvalidSweepError, Problem, SweepctlError
+from sweepctl.spec.checks import check_document
+from sweepctl.spec.loader import load_document
+from sweepctl.spec.model import Metric, Param, SweepSpec, build_spec
+
+__all__ = [
+    "FileReport",
+    "Metric",
+    "Param",
+    "SweepSpec",
+    "build_spec",
+    "inspect_file",
+    "load_spec",
+]
+
+
+@dataclass
+class FileReport:
+    """What validation found in one file. ``spec`` is set when the file is valid."""
+
+    source: str
+    problems: list[Problem] = field(default_factory=list)
+    spec: SweepSpec | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def inspect_file(path: str | Path) -> FileReport:
+    """Load and check one sweep file; bad input becomes problems, never an exception."""
+    source = str(path)
+    try:
+        doc = load_document(path)
+    except SweepctlError as exc:
+        # A file that cannot be read at all is one error at the line the reader gave.
+        return FileReport(source, [Problem("error", exc.message, line=exc.line, hint=exc.hint)])
+    problems = check_document(doc)
+    report = FileReport(source, problems)
+    if report.valid:
+        report.spec = build_spec(doc.data, source=source)
+    return report
+
+
+def load_spec(path: str | Path) -> tuple[SweepSpec, list[Problem]]:
+    """A valid sweep file's spec and its warnings; raises :class:`InvalidSweepError`."""
+    report = inspect_file(path)
+    if report.spec is None:
+        raise InvalidSweepError(report.source, report.problems)
+    return report.spec, report.warnings

@@ -1,0 +1,254 @@
+"""Read sweep files the way W&B does (PyYAML, YAML 1.1), with two improvements.
+
+1. Plain scalars such as ``1e-5`` or ``5E-4`` load as floats. PyYAML's YAML 1.1 resolver only
+   accepts floats with a dot and a signed exponent, so ``wandb sweep`` hands them to the program
+   as strings; each one gets a warning naming its line.
+2. Every key and list item keeps the line it was written on, so every problem names file:line.
+
+JSON files are read with :mod:`json`; their lines come from the same YAML pass when it parses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sweepctl.errors import Problem, UsageError
+
+KeyPath = tuple[Any, ...]
+
+# What a person means as a number in scientific notation, when YAML 1.1 sees a string:
+# `1e-5`, `5E-4`, `-1e3`, `1.0e5` (no sign), `.5e-3`.
+_SCI_NOTATION = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
+@dataclass
+class Document:
+    """A loaded sweep file: its data, where each key sits, and the loader's warnings."""
+
+    data: Any
+    source: str
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    # Mapping keys that YAML 1.1 turned into something other than a string (`off:` -> False),
+    # with the text as written.
+    odd_keys: dict[KeyPath, str] = field(default_factory=dict)
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """The line of ``path``, or of its closest ancestor that has one."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+
+class _SweepLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading scientific notation as floats."""
+
+
+def _is_sci_notation(node: yaml.ScalarNode) -> bool:
+    return (
+        node.style is None and node.tag.endswith(":str") and bool(_SCI_NOTATION.match(node.value))
+    )
+
+
+def _construct_str(loader: _SweepLoader, node: yaml.ScalarNode) -> Any:
+    if _is_sci_notation(node):
+        return float(node.value.replace("_", ""))
+    return loader.construct_scalar(node)
+
+
+_SweepLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+
+
+def format_path(path: KeyPath) -> str:
+    """``('parameters', 'lr', 'min')`` -> ``parameters.lr.min``; list items as ``[i]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _read_text(path: Path) -> str:
+    shown = str(path)
+    if not path.exists():
+        raise UsageError(
+            "no such file", path=shown, hint="check the path and the current directory"
+        )
+    if path.is_dir():
+        raise UsageError(
+            "is a directory, not a sweep file",
+            path=shown,
+            hint=f"give the files inside it, e.g. `{shown.rstrip('/')}/*.yaml`",
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read: {exc.strerror}", path=shown) from None
+    if b"\x00" in raw:
+        raise UsageError(
+            "not a text file (it contains binary data)",
+            path=shown,
+            hint="a sweep file is YAML or JSON text",
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UsageError(
+            "not UTF-8 text (undecodable byte)",
+            path=shown,
+            line=line,
+            hint="save the file as UTF-8",
+        ) from None
+    if not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
+    ):
+        raise UsageError(
+            "the file is empty",
+            path=shown,
+            hint="a sweep file needs at least `method:` and `parameters:`",
+        )
+    return text
+
+
+def _yaml_error(shown: str, exc: yaml.YAMLError, text: str) -> UsageError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+    hint = None
+    if line is not None:
+        source_line = text.splitlines()[line - 1] if line - 1 < len(text.splitlines()) else ""
+        if "${" in source_line and "[" in source_line:
+            hint = (
+                "`${...}` cannot appear unquoted inside a [flow, list]: write the command as a "
+                "block list (`- ${env}` on its own line) or quote each item"
+            )
+        elif "\t" in source_line[: len(source_line) - len(source_line.lstrip())]:
+            hint = "YAML does not allow tabs for indentation: use spaces"
+    return UsageError(message, path=shown, line=line, hint=hint)
+
+
+def _walk(node: yaml.Node, path: KeyPath, doc: Document, loader: _SweepLoader) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = loader.construct_object(key_node, deep=True)
+            else:
+                key = f"<{key_node.tag.rsplit(':', 1)[-1]}>"
+            try:
+                hash(key)
+            except TypeError:
+                key = repr(key)
+            line = key_node.start_mark.line + 1
+            child = (*path, key)
+            if key in seen and key != "<<":
+                doc.problems.append(
+                    Problem(
+                        "warning",
+                        f"key {key!r} appears twice (lines {seen[key]} and {line}); the last "
+                        "one wins, as in W&B",
+                        line=line,
+                        path=format_path(child),
+                        hint="remove one of them",
+                    )
+                )
+            seen[key] = line
+            doc.lines[child] = line
+            if isinstance(key_node, yaml.ScalarNode) and not isinstance(key, str):
+                doc.odd_keys[child] = key_node.value
+            _walk(value_node, child, doc, loader)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = (*path, index)
+            doc.lines[child] = item.start_mark.line + 1
+            _walk(item, child, doc, loader)
+    elif isinstance(node, yaml.ScalarNode) and _is_sci_notation(node):
+        text = node.value
+        doc.problems.append(
+            Problem(
+                "warning",
+                f"{text} is read as the number {float(text.replace('_', ''))!r}; "
+                f"W&B reads this as the string '{text}'",
+                line=node.start_mark.line + 1,
+                path=format_path(path),
+                hint=f"write it as {_yaml_float(text)} so W&B reads a number too",
+            )
+        )
+
+
+def _load_yaml(text: str, shown: str) -> tuple[Any, Document]:
+    loader = _SweepLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise UsageError(
+                "the file is empty",
+                path=shown,
+                hint="a sweep file needs `method:` and `parameters:`",
+            )
+        data = loader.construct_document(node)
+        doc = Document(data=data, source=shown, lines={(): node.start_mark.line + 1})
+        # Merge keys (`<<`) were flattened in place while constructing, so the walk sees them.
+        _walk(node, (), doc, loader)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(shown, exc, text) from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        # PyYAML raises these for things like a timestamp out of range or deep recursion.
+        raise UsageError(f"cannot read YAML: {exc}", path=shown) from None
+    finally:
+        loader.dispose()
+    return data, doc
+
+
+def _yaml_float(text: str) -> str:
+    """The spelling of a number that YAML 1.1 (and so W&B) reads as a float."""
+    mantissa, _, exponent = text.lower().replace("_", "").partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    elif mantissa.endswith("."):
+        mantissa += "0"
+    if exponent[:1] not in "+-":
+        exponent = "+" + exponent
+    return f"{mantissa}e{exponent}"
+
+
+def load_document(path: str | Path) -> Document:
+    """Load a YAML or JSON sweep file; raise :class:`UsageError` if it cannot be read at all."""
+    path = Path(path)
+    shown = str(path)
+    text = _read_text(path)
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"invalid JSON: {exc.msg}", path=shown, line=exc.lineno) from None
+        try:
+            _, doc = _load_yaml(text, shown)
+        except UsageError:
+            doc = Document(data=None, source=shown, lines={(): 1})
+        doc.data = data
+    else:
+        data, doc = _load_yaml(text, shown)
+    if not isinstance(data, dict):
+        kind = {list: "a list", str: "a string"}.get(type(data), f"a {type(data).__name__}")
+        raise UsageError(
+            f"the top level must be a mapping of keys (method:, parameters:, ...), found {kind}",
+            path=shown,
+            line=1,
+            hint="a sweep file looks like `method: grid` followed by `parameters:`",
+        )
+    return doc
