@@ -323,7 +323,9 @@ class _Checker:
                         "silently drops this item"
                     )
                 else:
-                    message = f"unknown macro {token}: W&B's agent silently drops it, and so does sweepctl"
+                    message = (
+                        f"unknown macro {token}: W&B's agent silently drops it, as sweepctl does"
+                    )
                 known = ", ".join("${" + m + "}" for m in MACROS)
                 self.warning(
                     path,
