@@ -1,0 +1,31 @@
+"""Shared fixtures: where the shared corpus lives, and a helper to write sweep files."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus"
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not (CORPUS / "MANIFEST.tsv").exists():
+        pytest.skip(f"the shared corpus is not beside the repo ({CORPUS} is missing)")
+    return CORPUS
+
+
+@pytest.fixture
+def write_sweep(tmp_path: Path):
+    """Write a sweep file from dedented YAML text and return its path."""
+
+    def write(text: str, name: str = "sweep.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+        return path
+
+    return write
