@@ -1,13 +1,245 @@
-"""The library behind every command. The CLI is a thin layer over these functions."""
+"""The library behind every command. The CLI is a thin layer over these functions.
+
+Everything here can be scripted::
+
+    from sweepctl import api
+    sweep = api.create("sweeps/quickstart/grid.yaml").sweep
+    api.agent(sweep.id, count=4)
+    print(api.best(sweep.id))
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sweepctl.spec import FileReport, inspect_file
+from sweepctl.errors import InvalidSweepError, Problem, UsageError
+from sweepctl.spec import FileReport, SweepSpec, inspect_file
+
+RUN_STATES = ("running", "finished", "failed", "crashed", "stopped", "killed", "timeout")
 
 
 def validate(files: Iterable[str | Path]) -> list[FileReport]:
     """Check each sweep file; every problem is reported, none raised."""
     return [inspect_file(f) for f in files]
+
+
+@dataclass
+class Created:
+    """The result of :func:`create`: the stored sweep (None for a dry run) and what to say."""
+
+    spec: SweepSpec
+    warnings: list[Problem]
+    sweep: Any = None
+    storage: str | None = None
+    grid_points: int | None = None
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _open(storage: str | None, create: bool = False):
+    from sweepctl.store import open_store
+
+    return open_store(storage, create=create)
+
+
+def create(
+    file: str | Path,
+    *,
+    name: str | None = None,
+    project: str | None = None,
+    entity: str | None = None,
+    storage: str | None = None,
+    dry_run: bool = False,
+    preview: int = 5,
+) -> Created:
+    """Validate a sweep file and store it as a new sweep (or, with ``dry_run``, only look)."""
+    report = inspect_file(file)
+    if report.spec is None:
+        raise InvalidSweepError(report.source, report.problems)
+    spec = report.spec
+    config = dict(spec.config)
+    for key, value in (("name", name), ("project", project), ("entity", entity)):
+        if value is not None:
+            config[key] = value
+    result = Created(spec=spec, warnings=report.warnings)
+    if spec.method == "grid":
+        from itertools import islice
+
+        from sweepctl.search.grid import grid_configs, grid_points
+
+        result.grid_points = grid_points(spec)
+        result.preview = list(islice(grid_configs(spec), preview))
+    if dry_run:
+        return result
+    store = _open(storage, create=True)
+    result.sweep = store.create_sweep(
+        config,
+        name=config.get("name"),
+        project=config.get("project"),
+        entity=config.get("entity"),
+        source=str(file),
+    )
+    result.storage = store.url
+    return result
+
+
+def get_sweep(ref: str, storage: str | None = None):
+    """The store and the sweep that ``ref`` (id, id prefix or name) names."""
+    store = _open(storage)
+    return store, store.get_sweep(ref)
+
+
+def agent(
+    ref: str,
+    *,
+    storage: str | None = None,
+    count: int | None = None,
+    workers: int = 1,
+    timeout: float | None = None,
+    echo: Callable[[str, bytes], None] | None = None,
+    say: Callable[[str], None] | None = None,
+):
+    """Run runs of a sweep until ``count`` is reached or the sweep has nothing more to run."""
+    from sweepctl.agent.loop import Agent
+
+    if count is not None and count < 1:
+        raise UsageError("--count must be at least 1")
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
+    store, sweep = get_sweep(ref, storage)
+    if timeout is None and sweep.spec.options.get("timeout") is not None:
+        from sweepctl.duration import parse_duration
+
+        timeout = parse_duration(sweep.spec.options["timeout"], what="sweepctl.timeout")
+    runner = Agent(store, sweep, count=count, workers=workers, timeout=timeout, echo=echo, say=say)
+    return runner.run()
+
+
+def runs(ref: str, *, storage: str | None = None, state: Sequence[str] | None = None):
+    """The sweep and its runs (optionally only those in ``state``), in creation order."""
+    for s in state or ():
+        if s not in RUN_STATES:
+            from sweepctl.spec.checks import did_you_mean
+
+            raise UsageError(
+                f"unknown run state {s!r}",
+                hint=did_you_mean(s, RUN_STATES) or f"one of: {', '.join(RUN_STATES)}",
+            )
+    store, sweep = get_sweep(ref, storage)
+    return sweep, store.runs(sweep.id, state)
+
+
+def best(ref: str, *, storage: str | None = None) -> dict[str, Any]:
+    """The best run of a sweep as ``{sweep_id, run_id, state, metric, config}``."""
+    from sweepctl.results.export import best_json, best_run
+
+    sweep, every = runs(ref, storage=storage)
+    metric = sweep.spec.metric
+    if metric is None:
+        raise UsageError(
+            f"sweep {sweep.label} has no `metric`, so no run is best",
+            hint="list its runs with `sweepctl runs ID`",
+        )
+    run = best_run(metric, every)
+    if run is None:
+        raise UsageError(
+            f"no run of sweep {sweep.label} has logged {metric.name!r} yet",
+            hint=f"{len(every)} runs so far; see `sweepctl runs {sweep.id}`",
+        )
+    return best_json(sweep, run)
+
+
+def list_sweeps(*, storage: str | None = None) -> list[dict[str, Any]]:
+    """Every sweep in the store with its state and run counts by state."""
+    from sweepctl.results.export import iso
+
+    store = _open(storage)
+    counts = store.run_counts()
+    out = []
+    for sweep in store.sweeps():
+        by_state = counts.get(sweep.id, {})
+        out.append(
+            {
+                "sweep_id": sweep.id,
+                "name": sweep.name,
+                "method": sweep.method,
+                "state": sweep.state,
+                "state_reason": sweep.state_reason,
+                "runs": sum(by_state.values()),
+                "runs_by_state": by_state,
+                "created_at": iso(sweep.created_at),
+                "source": sweep.source,
+            }
+        )
+    return out
+
+
+def export_best(
+    refs: Sequence[str],
+    *,
+    out: Path | None,
+    fmt: str = "json",
+    storage: str | None = None,
+) -> str:
+    """The best configs of the given sweeps (all when none), as text; written to ``out``."""
+    from sweepctl.results.export import format_best, write_text
+
+    store = _open(storage)
+    sweeps = [store.get_sweep(r) for r in refs] if refs else store.sweeps()
+    if not sweeps:
+        raise UsageError("the store has no sweeps yet", hint="create one with `sweepctl create`")
+    configs: dict[str, dict[str, Any]] = {}
+    for sweep in sweeps:
+        try:
+            found = best(sweep.id, storage=storage)
+        except UsageError:
+            if refs:
+                raise
+            continue  # with no ids given, sweeps without a best run are left out
+        key = sweep.name or sweep.id
+        if key in configs:
+            key = f"{key}-{sweep.id}"
+        configs[key] = found["config"]
+    if not configs:
+        raise UsageError("no sweep in the store has a best run yet")
+    text = format_best(configs, fmt, single=len(refs) == 1)
+    if out is not None:
+        write_text(out, text)
+    return text
+
+
+def export_runs(ref: str, *, out: Path, storage: str | None = None) -> int:
+    """Write every run of a sweep to a CSV, JSON or JSON-lines file; returns the count."""
+    from sweepctl.results.export import write_runs
+
+    _, every = runs(ref, storage=storage)
+    write_runs(every, out)
+    return len(every)
+
+
+def control(ref: str, action: str, *, storage: str | None = None) -> tuple[Any, str]:
+    """Stop, cancel, pause or resume a sweep; returns the sweep and what changed."""
+    store, sweep = get_sweep(ref, storage)
+    allowed = {
+        "stop": ("running", "paused"),
+        "cancel": ("running", "paused", "stopped", "finished"),
+        "pause": ("running",),
+        "resume": ("paused", "stopped"),
+    }[action]
+    target = {"stop": "stopped", "cancel": "canceled", "pause": "paused", "resume": "running"}
+    if sweep.state not in allowed:
+        raise UsageError(
+            f"sweep {sweep.label} is {sweep.state}; it cannot be {target[action]}",
+            hint="see its state with `sweepctl ls`",
+        )
+    store.set_sweep_state(sweep.id, target[action], reason=f"{action} by user")
+    message = f"sweep {sweep.label} is now {target[action]}"
+    if action == "cancel":
+        n = store.request_stop(sweep.id, "cancel")
+        message += f"; {n} running run{'s' if n != 1 else ''} will be killed"
+    elif action == "stop":
+        running = len(store.runs(sweep.id, ["running"]))
+        message += f"; {running} running run{'s' if running != 1 else ''} will finish"
+    return sweep, message

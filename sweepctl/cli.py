@@ -98,6 +98,220 @@ def _verdict(report, strict: bool) -> list:
     return [("invalid ", "bold red"), report.source, (f"  ({', '.join(counts)})", "dim")]
 
 
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        help="Store URL: sqlite:///path.db, postgresql://user@host/db, or a file path. "
+        "Default: $SWEEPCTL_STORAGE, else the nearest .sweepctl/sweepctl.db.",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+SweepArg = Annotated[str, typer.Argument(help="Sweep id (or a unique prefix, or its name).")]
+
+
+@app.command()
+def create(
+    file: Annotated[Path, typer.Argument(help="The sweep file (YAML or JSON).")],
+    name: Annotated[
+        str | None, typer.Option(help="Name for the sweep (default: the file's).")
+    ] = None,
+    project: Annotated[str | None, typer.Option(help="Project (overrides the file's).")] = None,
+    entity: Annotated[str | None, typer.Option(help="Entity (overrides the file's).")] = None,
+    storage: StorageOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the sweep id.")] = False,
+    json_out: JsonOpt = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Store nothing; show the normalised sweep.")
+    ] = False,
+) -> None:
+    """Validate a sweep file and store it as a new sweep; prints its id."""
+    from sweepctl import api, render
+
+    result = api.create(
+        file, name=name, project=project, entity=entity, storage=storage, dry_run=dry_run
+    )
+    render.problems(str(file), result.warnings)
+    spec = result.spec
+    if dry_run:
+        data = {
+            "method": spec.method,
+            "parameters": spec.config.get("parameters", {}),
+            "config": spec.config,
+        }
+        if result.grid_points is not None:
+            data["grid_points"] = result.grid_points
+            data["first_configs"] = result.preview
+        if json_out:
+            render.as_json(data)
+        else:
+            render.dry_run(data)
+        return
+    sweep = result.sweep
+    command = f"sweepctl agent {sweep.id}" + (f" --storage {storage}" if storage else "")
+    if quiet:
+        print(sweep.id)
+    elif json_out:
+        render.as_json(
+            {
+                "sweep_id": sweep.id,
+                "name": sweep.name,
+                "method": sweep.method,
+                "grid_points": result.grid_points,
+                "storage": result.storage,
+                "agent_command": command,
+            }
+        )
+    else:
+        size = f", {result.grid_points} grid points" if result.grid_points is not None else ""
+        render.line(("created sweep ", "green"), (sweep.id, "bold"), f"  ({sweep.method}{size})")
+        render.line("run it with:  ", (command, "bold"))
+
+
+@app.command()
+def agent(
+    sweep: SweepArg,
+    count: Annotated[
+        int | None, typer.Option("--count", "-n", help="Stop after this many runs (in total).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Runs at the same time.")] = 1,
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", help="End a run after this long (90s, 5m, 2h).")
+    ] = None,
+    storage: StorageOpt = None,
+) -> None:
+    """Run the sweep's runs until --count is reached or the sweep is finished."""
+    from sweepctl import api, render
+    from sweepctl.agent.loop import write_echo
+    from sweepctl.duration import parse_duration
+
+    seconds = parse_duration(timeout, what="--timeout") if timeout is not None else None
+    report = api.agent(
+        sweep,
+        storage=storage,
+        count=count,
+        workers=workers,
+        timeout=seconds,
+        echo=write_echo(prefix_runs=workers > 1),
+        say=lambda message: render.info(("sweepctl: ", "dim"), message),
+    )
+    render.agent_summary(report, show_tails=workers > 1)
+    if report.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if report.failed_policy:
+        raise typer.Exit(1)
+
+
+@app.command()
+def best(sweep: SweepArg, storage: StorageOpt = None, json_out: JsonOpt = False) -> None:
+    """The best run of a sweep and its config."""
+    from sweepctl import api, render
+
+    found = api.best(sweep, storage=storage)
+    if json_out:
+        render.as_json(found)
+    else:
+        render.best(found)
+
+
+@app.command()
+def runs(
+    sweep: SweepArg,
+    storage: StorageOpt = None,
+    json_out: JsonOpt = False,
+    state: Annotated[
+        list[str] | None, typer.Option("--state", help="Only runs in this state (repeatable).")
+    ] = None,
+) -> None:
+    """The runs of a sweep: a table sorted by the metric, or JSON in creation order."""
+    from sweepctl import api, render
+    from sweepctl.results.export import run_json
+
+    found_sweep, found = api.runs(sweep, storage=storage, state=state)
+    if json_out:
+        render.as_json([run_json(r) for r in found])
+    else:
+        render.runs_table(found_sweep, found)
+
+
+@app.command(name="ls")
+def list_sweeps(storage: StorageOpt = None, json_out: JsonOpt = False) -> None:
+    """The sweeps in the store, with their state and run counts."""
+    from sweepctl import api, render
+
+    found = api.list_sweeps(storage=storage)
+    if json_out:
+        render.as_json(found)
+    else:
+        render.sweeps_table(found)
+
+
+@app.command(name="export-best")
+def export_best(
+    sweeps: Annotated[
+        list[str] | None, typer.Argument(help="Sweep ids; none: every sweep in the store.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here (default: stdout).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="json, yaml, env or args.")] = "json",
+    storage: StorageOpt = None,
+) -> None:
+    """The best config of each sweep, to use for the final training runs."""
+    from sweepctl import api, render
+
+    text = api.export_best(sweeps or [], out=out, fmt=fmt, storage=storage)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        render.info(("wrote ", "green"), str(out))
+
+
+@app.command(name="export")
+def export_runs(
+    sweep: SweepArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="runs.csv, runs.json or runs.jsonl")],
+    storage: StorageOpt = None,
+) -> None:
+    """Every run of a sweep, with flattened config.* and summary.* columns."""
+    from sweepctl import api, render
+
+    n = api.export_runs(sweep, out=out, storage=storage)
+    render.info(("wrote ", "green"), f"{n} run{'s' if n != 1 else ''} to {out}")
+
+
+@app.command()
+def stop(
+    sweep: SweepArg,
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="Also kill the runs that are running.")
+    ] = False,
+    storage: StorageOpt = None,
+) -> None:
+    """Start no new runs; running runs finish (or, with --cancel, are killed)."""
+    _control(sweep, "cancel" if cancel else "stop", storage)
+
+
+@app.command()
+def pause(sweep: SweepArg, storage: StorageOpt = None) -> None:
+    """Start no new runs until `resume`; agents wait."""
+    _control(sweep, "pause", storage)
+
+
+@app.command()
+def resume(sweep: SweepArg, storage: StorageOpt = None) -> None:
+    """Let a paused or stopped sweep start runs again."""
+    _control(sweep, "resume", storage)
+
+
+def _control(sweep: str, action: str, storage: str | None) -> None:
+    from sweepctl import api, render
+
+    _, message = api.control(sweep, action, storage=storage)
+    render.line(message)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: turns every failure into a message and an exit code."""
     import click

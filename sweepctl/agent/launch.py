@@ -1,0 +1,155 @@
+"""The one place that starts processes: argv lists only, never a shell.
+
+Each child runs in its own session (so a Ctrl-C at the terminal reaches the agent, not the
+child, and the agent decides), with stdin closed and stdout+stderr captured to a log file
+and, optionally, echoed to the agent's terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from sweepctl.errors import UsageError
+
+Echo = Callable[[bytes], None]
+
+
+class Child:
+    """A running child process, its output pump and a way to wait on it promptly."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        cwd: str | Path | None,
+        log_path: Path,
+        echo: Echo | None = None,
+    ) -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        # A pidfd wakes select() the moment the child exits (Linux 5.3+); elsewhere we poll.
+        try:
+            self._pidfd: int | None = os.pidfd_open(self.proc.pid)
+        except (AttributeError, OSError):
+            self._pidfd = None
+        self._pump = threading.Thread(target=self._copy_output, args=(echo,), daemon=True)
+        self._pump.start()
+
+    def _copy_output(self, echo: Echo | None) -> None:
+        assert self.proc.stdout is not None
+        with self.log_path.open("ab") as log:
+            while chunk := self.proc.stdout.read1(65536):
+                log.write(chunk)
+                log.flush()
+                if echo is not None:
+                    try:
+                        echo(chunk)
+                    except (OSError, ValueError):
+                        echo = None  # the terminal went away; keep logging
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit code once the child has exited, else None after ``timeout`` seconds."""
+        if self.proc.returncode is None:
+            if self._pidfd is not None:
+                ready, _, _ = select.select([self._pidfd], [], [], timeout)
+                if not ready:
+                    return None
+            else:
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    return None
+        code = self.proc.wait()
+        if self.ended is None:
+            self.ended = time.monotonic()
+            self._pump.join(timeout=5)
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+        return code
+
+    def signal(self, sig: int) -> None:
+        """Signal the child's whole process group (its own children too)."""
+        if self.proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self, grace: float, kill_now: threading.Event | None = None) -> int:
+        """SIGTERM, then SIGKILL after ``grace`` seconds (or at once when ``kill_now`` is set)."""
+        self.signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while True:
+            code = self.wait(0.1)
+            if code is not None:
+                return code
+            if time.monotonic() >= deadline or (kill_now is not None and kill_now.is_set()):
+                self.signal(signal.SIGKILL)
+                code = self.wait(30)
+                return code if code is not None else -signal.SIGKILL
+
+    @property
+    def elapsed(self) -> float:
+        return (self.ended or time.monotonic()) - self.started
+
+
+def tail(path: Path, lines: int = 15) -> list[str]:
+    """The last lines of a log file, decoded leniently."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 16384))
+            data = fh.read()
+    except OSError:
+        return []
+    return data.decode("utf-8", "replace").splitlines()[-lines:]
+
+
+def check_runnable(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
+    """Fail early, with the fix, when the program a sweep would start cannot be found."""
+    if not argv:
+        raise UsageError(
+            "the sweep's command is empty: nothing to run",
+            hint="add `program: train.py` (W&B's default command runs it), or a `command:` list",
+        )
+    path = env.get("PATH", os.defpath)
+    first = argv[0]
+    if shutil.which(first, path=path) is None and not (cwd / first).is_file():
+        raise UsageError(f"cannot run {first!r}: not found on PATH", hint="check the command")
+    if Path(first).name == "env" and len(argv) > 1:
+        target = next((a for a in argv[1:] if not a.startswith("-") and "=" not in a), None)
+        if target and shutil.which(target, path=path) is None:
+            raise UsageError(
+                f"cannot run {target!r}: not found on PATH",
+                hint="activate the environment your program needs (W&B's ${interpreter} is "
+                "the `python` on PATH)"
+                if target == "python"
+                else "check the command",
+            )

@@ -1,0 +1,448 @@
+"""The agent: claim a run, launch it, watch it, record how it ended; N workers at once.
+
+Workers are threads, each running one child at a time. The main thread heartbeats, polls the
+store for control (pause, stop, cancel, per-run stop requests) about once a second, and owns
+the signal handlers: the first Ctrl-C (or SIGTERM) stops the children gracefully and records
+them as killed, a second one kills them at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sweepctl.agent import macros
+from sweepctl.agent.launch import Child, check_runnable, tail
+from sweepctl.agent.metrics import MetricsTail, metric_value, summarize
+from sweepctl.controller.local import DONE, FINISH, RUN, WAIT, next_run
+from sweepctl.spec.model import SweepSpec
+from sweepctl.store import Run, Store, Sweep
+
+POLL = 0.25  # how often a worker looks at its child's metrics, in seconds
+CONTROL_EVERY = 1.0  # how often the agent reads pause/stop/cancel from the store
+HEARTBEAT_EVERY = 10.0
+GRACE = 10.0  # seconds between SIGTERM and SIGKILL
+FLAPPING_WINDOW = 60.0  # W&B: 3 failures in the agent's first minute stop it
+FLAPPING_MAX = 3
+BOOTSTRAP_DIR = Path(__file__).with_name("bootstrap")
+
+
+@dataclass
+class RunFiles:
+    """The files of one run, in the store's folder."""
+
+    folder: Path
+
+    @property
+    def params(self) -> Path:
+        return self.folder / "config.yaml"
+
+    @property
+    def metrics(self) -> Path:
+        return self.folder / "metrics.jsonl"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "output.log"
+
+    @property
+    def args_json(self) -> Path:
+        return self.folder / "args.json"
+
+
+@dataclass
+class Outcome:
+    run: Run
+    state: str
+    exit_code: int | None
+    reason: str | None
+    elapsed: float
+    log: Path | None = None
+
+
+@dataclass
+class AgentReport:
+    """What an agent did, for the CLI to summarise."""
+
+    started: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+    stop_reason: str | None = None
+    interrupted: bool = False
+    failed_policy: str | None = None
+
+
+def _has_wandb_credentials(env: Mapping[str, str]) -> bool:
+    if env.get("WANDB_API_KEY"):
+        return True
+    netrc = Path(env.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return "wandb" in netrc.read_text()
+    except OSError:
+        return False
+
+
+def child_environment(
+    base: Mapping[str, str],
+    *,
+    sweep: Sweep,
+    spec: SweepSpec,
+    run: Run,
+    files: RunFiles,
+    gpus: str | None = None,
+) -> dict[str, str]:
+    """The child's environment: the agent's, plus what W&B's agent gives, plus ours."""
+    env = dict(base)
+    env.update(
+        WANDB_SWEEP_PARAM_PATH=str(files.params),
+        WANDB_RUN_ID=run.id,
+        WANDB_RUN_GROUP=sweep.name or sweep.id,
+        SWEEPCTL_SWEEP_ID=sweep.id,
+        SWEEPCTL_RUN_ID=run.id,
+        SWEEPCTL_METRICS_FILE=str(files.metrics),
+    )
+    # A local sweep is unknown to W&B's server: with WANDB_SWEEP_ID set, an online
+    # wandb.init() would ask the server for it.
+    env.pop("WANDB_SWEEP_ID", None)
+    for key, value in (("WANDB_PROJECT", spec.project), ("WANDB_ENTITY", spec.entity)):
+        if value and key not in env:
+            env[key] = value
+    # Without credentials an online wandb.init() would stop to ask for a login; run offline
+    # instead (`wandb sync` can upload later). An explicit WANDB_MODE always wins.
+    if "WANDB_MODE" not in env and not _has_wandb_credentials(env):
+        env["WANDB_MODE"] = "offline"
+    if env.get("SWEEPCTL_CAPTURE_WANDB", "1") != "0":
+        existing = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = str(BOOTSTRAP_DIR) + (os.pathsep + existing if existing else "")
+    if gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpus
+    return env
+
+
+class Agent:
+    """Runs a sweep's runs until ``count`` is reached or the sweep has nothing more to run."""
+
+    def __init__(
+        self,
+        store: Store,
+        sweep: Sweep,
+        *,
+        count: int | None = None,
+        workers: int = 1,
+        timeout: float | None = None,
+        echo: Callable[[str, bytes], None] | None = None,
+        say: Callable[[str], None] | None = None,
+        cwd: Path | None = None,
+        grace: float = GRACE,
+    ) -> None:
+        self.store = store
+        self.sweep = sweep
+        self.spec = sweep.spec
+        self.count = count
+        self.workers = max(1, workers)
+        self.timeout = timeout
+        self.echo = echo
+        self.say = say or (lambda message: None)
+        self.cwd = cwd or Path.cwd()
+        self.grace = grace
+        # W&B substitutes ${envvar:...} once, with the agent's environment before any run.
+        self.environ = dict(os.environ)
+        self.report = AgentReport()
+        self.agent_id = ""
+        self._lock = threading.Lock()
+        self._reserved = 0
+        self._active: dict[str, Child] = {}
+        self._stop_requests: dict[str, str] = {}
+        self._no_more = threading.Event()  # claim nothing new
+        self._interrupt = threading.Event()  # first Ctrl-C / SIGTERM
+        self._kill_now = threading.Event()  # second Ctrl-C
+        self._canceled = threading.Event()
+        self._started_at = time.monotonic()
+        self._failures = 0
+        self._ended = 0
+
+    # -- checks before anything is stored ----------------------------------------------------
+    def preflight(self) -> None:
+        """Refuse to start when the sweep's program cannot run; nothing is stored then."""
+        sample = {p.path[0]: None for p in self.spec.params}
+        argv = macros.render_command(
+            self.spec.command, sample, program=self.spec.program, environ=self.environ
+        )
+        command = self.spec.command or macros.DEFAULT_COMMAND
+        if "${program}" in command:
+            if not self.spec.program:
+                from sweepctl.errors import UsageError
+
+                raise UsageError(
+                    f"sweep {self.sweep.label} has no `program:` and no `command:`: nothing to run",
+                    hint="add `program: train.py` to the sweep file and create the sweep again",
+                )
+            program = Path(self.spec.program)
+            if not (self.cwd / program).exists() and not program.is_absolute():
+                from sweepctl.errors import UsageError
+
+                raise UsageError(
+                    f"program {self.spec.program!r} not found in {self.cwd}",
+                    hint="run the agent from the directory the sweep's paths are relative to",
+                )
+        check_runnable(argv, self.environ, self.cwd)
+
+    # -- the main loop -----------------------------------------------------------------------
+    def run(self) -> AgentReport:
+        self.preflight()
+        self.agent_id = self.store.register_agent(self.sweep.id, socket.gethostname(), os.getpid())
+        previous = self._install_signals()
+        threads = [
+            threading.Thread(target=self._worker, args=(i,), name=f"worker-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            last_control = last_beat = time.monotonic()
+            while any(t.is_alive() for t in threads):
+                for thread in threads:
+                    thread.join(timeout=0.1)
+                now = time.monotonic()
+                if now - last_control >= CONTROL_EVERY:
+                    last_control = now
+                    self._poll_control()
+                if now - last_beat >= HEARTBEAT_EVERY:
+                    last_beat = now
+                    self.store.heartbeat(self.agent_id, list(self._active))
+        finally:
+            self._restore_signals(previous)
+            self.store.end_agent(self.agent_id)
+        return self.report
+
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, self._on_signal)
+        return previous
+
+    @staticmethod
+    def _restore_signals(previous: dict[int, Any]) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if self._interrupt.is_set():
+            self._kill_now.set()
+            self.say("killing the running runs now")
+            return
+        self._interrupt.set()
+        self._no_more.set()
+        self.report.interrupted = True
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        running = len(self._active)
+        self.say(
+            f"{name}: stopping {running} running run{'s' if running != 1 else ''} "
+            f"(SIGTERM, SIGKILL after {self.grace:g}s; press Ctrl-C again to kill now)"
+        )
+
+    def _poll_control(self) -> None:
+        state, stops = self.store.control(self.sweep.id, list(self._active))
+        with self._lock:
+            self._stop_requests.update(stops)
+        if state == "canceled":
+            self._canceled.set()
+        if state in ("stopped", "canceled", "finished"):
+            self._no_more.set()
+
+    # -- workers -----------------------------------------------------------------------------
+    def _reserve(self) -> bool:
+        with self._lock:
+            if self._no_more.is_set():
+                return False
+            if self.count is not None and self._reserved >= self.count:
+                return False
+            self._reserved += 1
+            return True
+
+    def _release(self) -> None:
+        with self._lock:
+            self._reserved -= 1
+
+    def _worker(self, index: int) -> None:
+        waiting_said = False
+        while self._reserve():
+            action, value = next_run(self.store, self.sweep.id, self.agent_id, self.spec)
+            if action == RUN:
+                waiting_said = False
+                with self._lock:
+                    self.report.started += 1
+                self._after(self._execute(value, index))
+                continue
+            self._release()
+            if action == WAIT:
+                if not waiting_said and index == 0:
+                    self.say(f"waiting: {value}")
+                    waiting_said = True
+                self._interrupt.wait(CONTROL_EVERY)
+                continue
+            if action in (DONE, FINISH):
+                with self._lock:
+                    if self.report.stop_reason is None:
+                        self.report.stop_reason = value
+                self._no_more.set()
+            return
+
+    def _after(self, outcome: Outcome) -> None:
+        """Keep W&B's failure policy: stop an agent whose runs keep failing at the start."""
+        with self._lock:
+            self.report.outcomes.append(outcome)
+            self._ended += 1
+            if outcome.state == "failed":
+                self._failures += 1
+            if self._no_more.is_set():
+                return
+            early = time.monotonic() - self._started_at < FLAPPING_WINDOW
+            flapping_on = os.environ.get("WANDB_AGENT_DISABLE_FLAPPING", "").lower() != "true"
+            initial = int(os.environ.get("WANDB_AGENT_MAX_INITIAL_FAILURES", "5"))
+            why = None
+            if flapping_on and early and self._failures >= FLAPPING_MAX:
+                why = f"{self._failures} runs failed within the agent's first minute"
+            elif self._failures >= initial and self._failures >= self._ended:
+                why = f"the first {self._failures} runs all failed"
+            if why:
+                self.report.failed_policy = why
+                self._no_more.set()
+
+    def _execute(self, run: Run, index: int) -> Outcome:
+        files = RunFiles(self.store.files_dir / "runs" / self.sweep.id / run.id)
+        files.folder.mkdir(parents=True, exist_ok=True)
+        macros.write_param_file(files.params, run.config)
+        json_file = None
+        command = self.spec.command
+        if macros.needs_args_json_file(command, environ=self.environ):
+            files.args_json.write_text(macros.args_json(run.config))
+            json_file = str(files.args_json)
+        argv = macros.render_command(
+            command,
+            run.config,
+            program=self.spec.program,
+            environ=self.environ,
+            args_json_file=json_file,
+        )
+        env = child_environment(self.environ, sweep=self.sweep, spec=self.spec, run=run, files=files)
+        echo = None
+        if self.echo is not None:
+            echo = lambda chunk: self.echo(run.id, chunk)  # noqa: E731
+        try:
+            child = Child(argv, env=env, cwd=self.cwd, log_path=files.log, echo=echo)
+        except OSError as exc:
+            reason = f"could not start {argv[0]!r}: {exc.strerror or exc}"
+            self.store.finish_run(run.id, "failed", exit_code=None, reason=reason)
+            return Outcome(run, "failed", None, reason, 0.0, files.log)
+        with self._lock:
+            self._active[run.id] = child
+        try:
+            state, code, reason = self._watch(run, child, files)
+        finally:
+            with self._lock:
+                self._active.pop(run.id, None)
+                self._stop_requests.pop(run.id, None)
+        self.store.finish_run(run.id, state, exit_code=code, reason=reason)
+        return Outcome(run, state, code, reason, child.elapsed, files.log)
+
+    def _watch(self, run: Run, child: Child, files: RunFiles) -> tuple[str, int | None, str | None]:
+        metrics = MetricsTail(files.metrics)
+        recorder = _Recorder(self.store, run.id, self.spec)
+        deadline = child.started + self.timeout if self.timeout else None
+        while True:
+            code = child.wait(POLL)
+            # Once the child has exited, a last line without its newline counts too.
+            recorder.add(metrics.read_new(final=code is not None))
+            if code is not None:
+                break
+            ending = self._ending(run.id, deadline)
+            if ending is not None:
+                state, reason = ending
+                code = child.stop(self.grace, self._kill_now)
+                recorder.add(metrics.read_new(final=True))
+                return state, code, reason
+        if code == 0:
+            return "finished", code, None
+        if code < 0:
+            name = (
+                signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else code
+            )
+            return "failed", code, f"killed by {name}"
+        last = tail(files.log, 1)
+        return "failed", code, f"exit code {code}" + (f": {last[0].strip()}" if last else "")
+
+    def _ending(self, run_id: str, deadline: float | None) -> tuple[str, str] | None:
+        """Why a running child must stop now, as (state, reason), or None."""
+        if self._interrupt.is_set():
+            return "killed", "the agent was interrupted"
+        if self._canceled.is_set():
+            return "killed", "the sweep was canceled"
+        with self._lock:
+            request = self._stop_requests.get(run_id)
+        if request == "cancel":
+            return "killed", "the sweep was canceled"
+        if request is not None:
+            return "stopped", request
+        if deadline is not None and time.monotonic() >= deadline:
+            return "timeout", f"ran past the {self.timeout:g}s timeout"
+        return None
+
+
+class _Recorder:
+    """Moves a run's new history rows into the store, keeping its summary and metric."""
+
+    def __init__(self, store: Store, run_id: str, spec: SweepSpec) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.metric = spec.metric
+        self.steps = 0
+        self.summary: dict[str, Any] = {}
+        self.best: float | None = None
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        self.summary.update(summarize(rows))
+        if self.metric is not None:
+            value = metric_value(rows, self.summary, self.metric.name, self.metric.goal)
+            if value is not None:
+                better = max if self.metric.maximize else min
+                self.best = value if self.best is None else better(self.best, value)
+        self.store.record_metrics(self.run_id, self.steps, rows, self.summary, self.best)
+        self.steps += len(rows)
+
+
+def write_echo(prefix_runs: bool) -> Callable[[str, bytes], None]:
+    """Echo children's output to our stdout; with several workers, prefix each line."""
+    out = sys.stdout.buffer
+    if not prefix_runs:
+
+        def raw(_run_id: str, chunk: bytes) -> None:
+            out.write(chunk)
+            out.flush()
+
+        return raw
+    lock = threading.Lock()
+    pending: dict[str, bytes] = {}
+
+    def prefixed(run_id: str, chunk: bytes) -> None:
+        with lock:
+            data = pending.pop(run_id, b"") + chunk
+            *lines, rest = data.split(b"\n")
+            for line in lines:
+                out.write(f"[{run_id}] ".encode() + line + b"\n")
+            if rest:
+                pending[run_id] = rest
+            out.flush()
+
+    return prefixed

@@ -1,0 +1,1 @@
+"""Controllers: who decides what runs next (local store, or W&B)."""

@@ -1,0 +1,168 @@
+"""Results out of the store: the best run, runs as flat rows, and the file formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sweepctl.errors import UsageError
+from sweepctl.spec.model import Metric
+from sweepctl.store import Run, Sweep
+
+RUN_FORMATS = (".csv", ".json", ".jsonl")
+BEST_FORMATS = ("json", "yaml", "env", "args")
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
+def best_run(metric: Metric | None, runs: list[Run]) -> Run | None:
+    """The run with the best metric: among finished runs, else among any with a value."""
+    scored = [r for r in runs if r.metric is not None and math.isfinite(r.metric)]
+    pool = [r for r in scored if r.state == "finished"] or scored
+    if metric is None or not pool:
+        return None
+    pick = max if metric.maximize else min
+    return pick(pool, key=lambda r: r.metric)
+
+
+def rank(metric: Metric | None, runs: list[Run]) -> list[Run]:
+    """Runs best first by the metric; runs without a value last, newest first among them."""
+    if metric is None:
+        return list(runs)
+    scored = [r for r in runs if r.metric is not None and math.isfinite(r.metric)]
+    rest = [r for r in runs if r not in scored]
+    scored.sort(key=lambda r: r.metric, reverse=metric.maximize)
+    return scored + rest
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """A run as `runs --json` prints it: the plain config, summary, metric and times."""
+    return {
+        "run_id": run.id,
+        "number": run.number,
+        "state": run.state,
+        "config": run.config,
+        "summary": run.summary,
+        "metric": run.metric,
+        "exit_code": run.exit_code,
+        "reason": run.reason,
+        "started_at": iso(run.started_at),
+        "ended_at": iso(run.ended_at),
+        "duration": round(run.duration, 3) if run.duration is not None else None,
+    }
+
+
+def best_json(sweep: Sweep, run: Run) -> dict[str, Any]:
+    metric = sweep.spec.metric
+    return {
+        "sweep_id": sweep.id,
+        "run_id": run.id,
+        "state": run.state,
+        "metric": {
+            "name": metric.name if metric else None,
+            "goal": metric.goal if metric else None,
+            "value": run.metric,
+        },
+        "config": run.config,
+    }
+
+
+def flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
+    """``{"opt": {"lr": 1}}`` under ``config`` -> ``{"config.opt.lr": 1}``."""
+    if isinstance(value, dict) and value:
+        for key, inner in value.items():
+            flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    else:
+        out[prefix] = value
+    return out
+
+
+def flat_row(run: Run) -> dict[str, Any]:
+    row = {k: v for k, v in run_json(run).items() if k not in ("config", "summary")}
+    flatten("config", run.config, row)
+    flatten("summary", run.summary, row)
+    return row
+
+
+def write_runs(runs: list[Run], out: Path) -> None:
+    """Write runs to ``out`` as CSV, JSON or JSON lines, chosen by its extension."""
+    suffix = out.suffix.lower()
+    if suffix not in RUN_FORMATS:
+        raise UsageError(
+            f"cannot tell the format of {out.name!r}",
+            hint="name the file .csv, .json or .jsonl",
+        )
+    rows = [flat_row(r) for r in runs]
+    if suffix == ".json":
+        text = json.dumps(rows, indent=2, default=str) + "\n"
+    elif suffix == ".jsonl":
+        text = "".join(json.dumps(r, default=str) + "\n" for r in rows)
+    else:
+        columns: list[str] = []
+        for row in rows:
+            columns.extend(k for k in row if k not in columns)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+        text = buffer.getvalue()
+    write_text(out, text)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    return value
+
+
+def _env_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def _arg_value(value: Any) -> str:
+    # The same text W&B's ${args} gives a program: Python's str() of the value.
+    return str(value)
+
+
+def format_best(configs: dict[str, dict[str, Any]], fmt: str, single: bool) -> str:
+    """Best configs as text: ``configs`` maps sweep name -> config."""
+    if fmt not in BEST_FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(BEST_FORMATS)}")
+    if fmt in ("env", "args") and not single:
+        raise UsageError(
+            f"--format {fmt} writes one sweep's config; {len(configs)} sweeps were given",
+            hint="give one sweep id, or use --format json or yaml",
+        )
+    data: Any = next(iter(configs.values())) if single else configs
+    if fmt == "json":
+        return json.dumps(data, indent=2, default=str) + "\n"
+    if fmt == "yaml":
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    flat = flatten("", data, {})
+    if fmt == "env":
+        return "".join(f"{_env_name(k)}={_arg_value(v)}\n" for k, v in flat.items())
+    return " ".join(f"--{k}={_arg_value(v)}" for k, v in data.items()) + "\n"
+
+
+def write_text(out: Path, text: str) -> None:
+    """Write a result file atomically (a crash never leaves half a file)."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(out)
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror}") from None

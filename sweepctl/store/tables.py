@@ -1,0 +1,90 @@
+"""Table definitions and the schema version they describe.
+
+Names carry a `sweepctl_` prefix so a shared PostgreSQL database can hold them beside others.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+# Key/value facts about the store itself, such as its schema version.
+meta = Table(
+    "sweepctl_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+sweeps = Table(
+    "sweepctl_sweeps",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(255)),
+    Column("project", String(255)),
+    Column("entity", String(255)),
+    Column("method", String(16), nullable=False),
+    # running | paused | finished | stopped | canceled
+    Column("state", String(16), nullable=False),
+    Column("state_reason", Text),
+    Column("spec", Text, nullable=False),  # the normalised sweep config, JSON
+    Column("source", Text),  # the file it was created from
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+runs = Table(
+    "sweepctl_runs",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("sweep_id", String(16), ForeignKey("sweepctl_sweeps.id"), nullable=False),
+    Column("number", Integer, nullable=False),  # 0, 1, 2 ... in the order runs were claimed
+    # running | finished | failed | crashed | stopped | killed | timeout
+    Column("state", String(16), nullable=False),
+    Column("config", Text, nullable=False),  # JSON
+    Column("agent_id", String(32)),
+    Column("exit_code", Integer),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("ended_at", Float),
+    Column("heartbeat_at", Float),
+    Column("summary", Text),  # JSON: last value per key
+    Column("metric", Float),  # the sweep metric of the run, by W&B's rule
+    Column("steps", Integer, nullable=False, default=0),
+    Column("reason", Text),  # why it ended the way it did, for people
+    Column("stop_requested", String(16)),  # set by `stop --cancel` or early termination
+    Index("ix_sweepctl_runs_sweep", "sweep_id", "number"),
+)
+
+metrics = Table(
+    "sweepctl_metrics",
+    metadata,
+    Column("run_id", String(16), ForeignKey("sweepctl_runs.id"), primary_key=True),
+    Column("step", Integer, primary_key=True),  # position in the run's history
+    Column("data", Text, nullable=False),  # JSON of one logged step
+)
+
+agents = Table(
+    "sweepctl_agents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("sweep_id", String(16), ForeignKey("sweepctl_sweeps.id"), nullable=False),
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("ended_at", Float),
+)

@@ -1,0 +1,335 @@
+"""Whole local sweeps through the real CLI: create, agents, best, export, control, signals."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import sqlite3
+import time
+
+import pytest
+
+from .conftest import ECHO_PROGRAM
+
+pytestmark = pytest.mark.slow
+
+GRID = """
+program: prog.py
+method: grid
+metric: {name: loss, goal: minimize}
+parameters:
+  x: {values: [-2, -1, 0, 1, 2, 3]}
+  y: {values: [0.5, 1.5]}
+  z: {min: 1, max: 2}
+"""
+
+
+def _store_rows(ws, query: str) -> list[tuple]:
+    path = ws.env["SWEEPCTL_STORAGE"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        return conn.execute(query).fetchall()
+
+
+def test_grid_run_by_three_agents_runs_every_point_exactly_once(ws):
+    ws.file("prog.py", ECHO_PROGRAM)
+    ws.file("grid.yaml", GRID)
+    sweep = ws.create("grid.yaml")
+    agents = [ws.popen("agent", sweep) for _ in range(3)]
+    for proc in agents:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    runs = ws.json("runs", sweep)
+    configs = [(r["config"]["x"], r["config"]["y"], r["config"]["z"]) for r in runs]
+    expected = list(itertools.product([-2, -1, 0, 1, 2, 3], [0.5, 1.5], [1, 2]))
+    assert sorted(configs) == sorted(expected)  # every point, none twice
+    assert {r["state"] for r in runs} == {"finished"}
+    # All three agents took part and each stopped because the grid was exhausted.
+    assert len(set(_store_rows(ws, "select agent_id from sweepctl_runs"))) == 3
+    listed = ws.json("ls")
+    assert listed[0]["state"] == "finished"
+    assert "grid points" in listed[0]["state_reason"]
+
+    best = ws.json("best", sweep)
+    assert best["config"] == {"x": 0, "y": 0.5, "z": 1}
+    assert best["metric"] == {"name": "loss", "goal": "minimize", "value": 0.5}
+
+
+def test_random_sweep_is_reproducible_with_a_seed(ws):
+    ws.file("prog.py", ECHO_PROGRAM)
+    text = """
+    program: prog.py
+    method: random
+    parameters:
+      x: {min: -3.0, max: 3.0}
+      y: {distribution: log_uniform_values, min: 0.001, max: 1.0}
+      opt: {values: [adam, sgd, lion]}
+    sweepctl: {seed: SEED}
+    """
+    ws.file("a.yaml", text.replace("SEED", "11"))
+    ws.file("b.yaml", text.replace("SEED", "12"))
+    first, again, other = ws.create("a.yaml"), ws.create("a.yaml"), ws.create("b.yaml")
+    for sweep in (first, again, other):
+        ws.run("agent", sweep, "--count", "4")
+    configs = {s: [r["config"] for r in ws.json("runs", s)] for s in (first, again, other)}
+    assert len(configs[first]) == 4
+    assert configs[first] == configs[again]
+    assert configs[first] != configs[other]
+
+
+def test_macros_reach_the_program_for_every_value_type(ws):
+    ws.file("prog.py", ECHO_PROGRAM)
+    ws.file(
+        "types.yaml",
+        """
+        program: prog.py
+        method: grid
+        command:
+          - ${env}
+          - ${interpreter}
+          - ${program}
+          - ${args}
+          - ${args_no_boolean_flags}
+          - ${project}
+          - --home=${envvar:SWEEP_TEST_HOME}
+        parameters:
+          f: {value: 0.00001}
+          i: {value: 3}
+          b: {values: [true]}
+          n: {value: null}
+          s: {value: hello world}
+          l: {value: [1, 2]}
+        """,
+    )
+    ws.env["SWEEP_TEST_HOME"] = "/data"
+    sweep = ws.create("types.yaml")
+    ws.run("agent", sweep)
+    (run,) = ws.json("runs", sweep)
+    expected_args = ["--b=True", "--f=1e-05", "--i=3", "--l=[1, 2]", "--n=None", "--s=hello world"]
+    flags = ["--b", "--f=1e-05", "--i=3", "--l=[1, 2]", "--n=None", "--s=hello world"]
+    assert run["summary"]["argv"] == [*expected_args, *flags, "--home=/data"]
+
+
+def test_child_environment_and_plain_wandb_init_sees_the_config(ws):
+    ws.file(
+        "prog.py",
+        """
+        import json, os
+        import wandb
+        run = wandb.init(config={"lr": 0.5, "depth": 1, "extra": "kept"})
+        with open(os.environ["SWEEPCTL_RUN_ID"] + ".seen.json", "w") as fh:
+            json.dump({"config": dict(run.config), "id": run.id,
+                       "env": {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}}, fh)
+        run.finish()
+        """,
+    )
+    ws.file(
+        "w.yaml",
+        """
+        program: prog.py
+        method: grid
+        parameters:
+          lr: {values: [0.001]}
+          opt:
+            parameters:
+              name: {value: adam}
+              beta: {values: [0.9]}
+        """,
+    )
+    sweep = ws.create("w.yaml")
+    ws.run("agent", sweep, timeout=180)
+    (run,) = ws.json("runs", sweep)
+    assert run["state"] == "finished", run
+    seen = json.loads((ws.root / f"{run['run_id']}.seen.json").read_text())
+    assert seen["config"] == {
+        "lr": 0.001,
+        "depth": 1,
+        "extra": "kept",
+        "opt": {"beta": 0.9, "name": "adam"},
+    }
+    assert seen["id"] == run["run_id"]
+    assert "WANDB_SWEEP_ID" not in seen["env"]
+    assert seen["env"]["WANDB_RUN_ID"] == run["run_id"]
+
+
+def test_metrics_from_plain_wandb_log_reach_best(ws):
+    ws.file(
+        "prog.py",
+        """
+        import sys
+        import wandb
+        x = float(sys.argv[1].split("=")[1])
+        run = wandb.init()
+        for step in range(3):
+            wandb.log({"val/acc": 1 - abs(x - 0.3) - 0.1 * (2 - step)})
+        run.finish()
+        """,
+    )
+    ws.file(
+        "acc.yaml",
+        """
+        program: prog.py
+        method: grid
+        metric: {name: val/acc, goal: maximize}
+        parameters:
+          x: {values: [0.1, 0.3, 0.9]}
+        """,
+    )
+    sweep = ws.create("acc.yaml")
+    ws.run("agent", sweep, timeout=240)
+    best = ws.json("best", sweep)
+    assert best["config"] == {"x": 0.3}
+    assert best["metric"]["value"] == pytest.approx(1.0)
+    runs = ws.json("runs", sweep)
+    assert all(r["summary"]["_step"] == 2 for r in runs)
+
+
+SLOW_PROGRAM = """
+import os, sys, time
+import sweepctl
+for step in range(600):
+    sweepctl.log({"loss": 1.0 / (step + 1)})
+    time.sleep(0.05)
+"""
+
+SLOW_SWEEP = """
+program: prog.py
+method: grid
+metric: {name: loss}
+parameters:
+  a: {values: [1, 2, 3, 4, 5, 6]}
+"""
+
+
+def _wait_for(predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def _running(ws, sweep):
+    return [r for r in ws.json("runs", sweep) if r["state"] == "running"]
+
+
+def test_stop_lets_running_runs_finish_and_cancel_kills_them(ws):
+    ws.file("prog.py", SLOW_PROGRAM.replace("600", "40"))
+    ws.file("s.yaml", SLOW_SWEEP)
+    sweep = ws.create("s.yaml")
+    proc = ws.popen("agent", sweep, "--workers", "2")
+    _wait_for(lambda: len(_running(ws, sweep)) == 2)
+    ws.run("stop", sweep)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    runs = ws.json("runs", sweep)
+    assert [r["state"] for r in runs] == ["finished", "finished"]  # no new runs after stop
+
+    ws.file("prog.py", SLOW_PROGRAM)
+    sweep = ws.create("s.yaml")
+    proc = ws.popen("agent", sweep, "--workers", "2")
+    _wait_for(lambda: len(_running(ws, sweep)) == 2)
+    ws.run("stop", sweep, "--cancel")
+    proc.communicate(timeout=60)
+    runs = ws.json("runs", sweep)
+    assert [r["state"] for r in runs] == ["killed", "killed"]
+    assert all(r["reason"] == "the sweep was canceled" for r in runs)
+
+
+def test_pause_keeps_agents_waiting_until_resume(ws):
+    ws.file("prog.py", SLOW_PROGRAM.replace("600", "4"))
+    ws.file("s.yaml", SLOW_SWEEP)
+    sweep = ws.create("s.yaml")
+    ws.run("pause", sweep)
+    proc = ws.popen("agent", sweep, "--count", "2")
+    time.sleep(3)
+    assert ws.json("runs", sweep) == []  # paused: nothing started
+    assert proc.poll() is None  # ... and the agent is still waiting
+    ws.run("resume", sweep)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert [r["state"] for r in ws.json("runs", sweep)] == ["finished", "finished"]
+
+
+def test_ctrl_c_stops_children_records_them_and_exits_130(ws):
+    ws.file("prog.py", SLOW_PROGRAM + "\nopen('never', 'w')\n")
+    ws.file("s.yaml", SLOW_SWEEP)
+    sweep = ws.create("s.yaml")
+    proc = ws.popen("agent", sweep, "--workers", "2")
+    _wait_for(lambda: len(_running(ws, sweep)) == 2)
+    pids = [int(p) for (p,) in _store_rows(ws, "select pid from sweepctl_agents")]
+    assert pids == [proc.pid]
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    runs = ws.json("runs", sweep)
+    assert [r["state"] for r in runs] == ["killed", "killed"]
+    assert not (ws.root / "never").exists()
+    # No orphans: no process is left with the program's command line.
+    leftovers = [
+        p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).endswith("prog.py --a=1")
+    ]
+    assert leftovers == []
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def test_export_best_and_export_formats(ws):
+    ws.file("prog.py", ECHO_PROGRAM)
+    ws.file("grid.yaml", GRID.replace("[-2, -1, 0, 1, 2, 3]", "[0, 1]"))
+    sweep = ws.create("grid.yaml", "--name", "tiny")
+    ws.run("agent", sweep)
+    ws.run("export-best", sweep, "--out", "optimal.json")
+    assert json.loads((ws.root / "optimal.json").read_text()) == {"x": 0, "y": 0.5, "z": 1}
+    assert ws.run("export-best", sweep, "--format", "env").stdout == "x=0\ny=0.5\nz=1\n"
+    assert ws.run("export-best", sweep, "--format", "args").stdout == "--x=0 --y=0.5 --z=1\n"
+    assert json.loads(ws.run("export-best").stdout) == {"tiny": {"x": 0, "y": 0.5, "z": 1}}
+    ws.run("export", sweep, "--out", "runs.csv")
+    header = (ws.root / "runs.csv").read_text().splitlines()[0].split(",")
+    assert {"run_id", "state", "metric", "config.x", "config.y", "config.z", "summary.loss"} <= set(
+        header
+    )
+    ws.run("export", sweep, "--out", "runs.jsonl")
+    rows = [json.loads(line) for line in (ws.root / "runs.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and all("config.x" in r for r in rows)
+
+
+def test_bad_input_is_one_clear_line(ws):
+    ws.file("prog.py", ECHO_PROGRAM)
+    ws.file("missing.yaml", GRID.replace("prog.py", "does_not_exist.py"))
+    sweep = ws.create("missing.yaml")
+    proc = ws.run("best", "nope", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: no sweep 'nope' in this store")
+    assert "Traceback" not in proc.stderr
+
+    proc = ws.run("agent", sweep, check=False)
+    assert proc.returncode == 2
+    assert "program 'does_not_exist.py' not found" in proc.stderr
+    assert ws.json("runs", sweep) == []  # nothing stored half-way
+
+    env = dict(ws.env, SWEEPCTL_STORAGE=f"sqlite:///{ws.root / 'absent.db'}")
+    proc = ws.run("ls", check=False, env=env)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+def test_failing_program_stops_the_agent_by_w_and_b_rule(ws):
+    ws.file("prog.py", "import sys\nprint('boom: bad config')\nsys.exit(3)\n")
+    ws.file("grid.yaml", GRID)
+    sweep = ws.create("grid.yaml")
+    proc = ws.run("agent", sweep, "--workers", "2", check=False)
+    assert proc.returncode == 1
+    assert "failed within the agent's first minute" in proc.stderr
+    assert "boom: bad config" in proc.stderr  # the tail of a failed run is shown
+    runs = ws.json("runs", sweep)
+    assert 3 <= len(runs) <= 4 and {r["state"] for r in runs} == {"failed"}
+    assert runs[0]["exit_code"] == 3
