@@ -12,7 +12,13 @@ from typing import Annotated
 import typer
 
 from sweepctl import __version__
-from sweepctl.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, EXIT_USAGE, SweepctlError
+from sweepctl.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_UNEXPECTED,
+    EXIT_USAGE,
+    InvalidSweepError,
+    SweepctlError,
+)
 
 app = typer.Typer(
     name="sweepctl",
@@ -320,6 +326,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # Without standalone mode, click returns the exit code of `typer.Exit` instead of raising.
         code = command.main(args=argv, prog_name="sweepctl", standalone_mode=False)
+    except InvalidSweepError as exc:
+        from sweepctl import render
+
+        # The same report `validate` gives, then one line saying nothing was stored.
+        render.problems(exc.path, exc.problems)
+        render.error(SweepctlError(f"{exc.message}; nothing was stored", path=exc.path))
+        sys.exit(exc.exit_code)
     except SweepctlError as exc:
         from sweepctl import render
 

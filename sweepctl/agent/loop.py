@@ -334,7 +334,9 @@ class Agent:
             environ=self.environ,
             args_json_file=json_file,
         )
-        env = child_environment(self.environ, sweep=self.sweep, spec=self.spec, run=run, files=files)
+        env = child_environment(
+            self.environ, sweep=self.sweep, spec=self.spec, run=run, files=files
+        )
         echo = None
         if self.echo is not None:
             echo = lambda chunk: self.echo(run.id, chunk)  # noqa: E731

@@ -11,7 +11,7 @@ exhausted grid). No I/O, no clock: everything a method needs is in its arguments
 
 from __future__ import annotations
 
-import random
+import random as _random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +30,7 @@ class RunRecord:
     history: tuple[float, ...] = field(default_factory=tuple)  # metric values in logged order
 
 
-Suggest = Callable[[SweepSpec, Sequence[RunRecord], random.Random], "dict[str, Any] | None"]
+Suggest = Callable[[SweepSpec, Sequence[RunRecord], _random.Random], "dict[str, Any] | None"]
 
 
 def method(name: str) -> Suggest:

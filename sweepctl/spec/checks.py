@@ -87,13 +87,22 @@ def _validator(definition: str | None = None) -> Any:
 
 def closest(word: Any, choices: list[str] | tuple[str, ...]) -> str | None:
     """The choice ``word`` most likely misspells, or None."""
-    if not isinstance(word, str):
+    if not isinstance(word, str) or not choices:
         return None
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    if match:
-        return match[0]
-    lowered = {c.lower(): c for c in choices}
-    return lowered.get(word.lower())
+    lowered = word.lower()
+
+    def score(choice: str) -> float:
+        # Similarity, nudged towards choices that start the same way: people mistype the
+        # end of a name (`log_uniformm`) more often than its start.
+        prefix = next(
+            (i for i, (a, b) in enumerate(zip(lowered, choice.lower(), strict=False)) if a != b),
+            min(len(lowered), len(choice)),
+        )
+        ratio = difflib.SequenceMatcher(None, lowered, choice.lower()).ratio()
+        return ratio + 0.15 * prefix / max(len(word), 1)
+
+    best = max(choices, key=score)
+    return best if score(best) >= 0.65 else None
 
 
 def did_you_mean(word: Any, choices: list[str] | tuple[str, ...]) -> str | None:
@@ -468,7 +477,9 @@ class _Checker:
                 self.error(
                     (*path, "distribution"),
                     f"unknown distribution {dist!r}",
-                    hint=did_you_mean(dist, known) or f"one of: {', '.join(known)}",
+                    hint=did_you_mean(dist, [k for k in known if k not in DEPRECATED])
+                    or did_you_mean(dist, known)
+                    or f"one of: {', '.join(known)}",
                 )
                 return None
             if dist in DEPRECATED:
@@ -591,6 +602,13 @@ class _Checker:
                 )
             elif not math.isclose(sum(probs), 1.0, rel_tol=1e-6, abs_tol=1e-8):
                 self.error((*path, "probabilities"), f"probabilities sum to {sum(probs):g}, not 1")
+        for key in ("sigma", "a", "b"):
+            if spec.get(key) == 0 and shape.removeprefix("q_") in ("normal", "log_normal", "beta"):
+                self.warning(
+                    (*path, key),
+                    f"{key} 0 makes every draw NaN (W&B samples NaN too)",
+                    hint=f"give {key} a positive value",
+                )
         if shape in ("q_uniform", "q_log_uniform_values") and "q" in spec and "min" in spec:
             span = spec["max"] - spec["min"]
             if isinstance(spec["q"], (int, float)) and spec["q"] > span > 0:

@@ -128,7 +128,8 @@ def build_spec(data: dict[str, Any], source: str | None = None) -> SweepSpec:
     config = copy.deepcopy(data)
     params: list[Param] = []
     config["parameters"] = _flatten(config.get("parameters") or {}, (), params)
-    params.sort(key=lambda p: p.sort_key)
+    # W&B sorts names level by level (the order it draws and enumerates parameters in).
+    params.sort(key=lambda p: p.path)
     metric = None
     if isinstance(config.get("metric"), dict):
         m = config["metric"]
