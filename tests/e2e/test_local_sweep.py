@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +39,7 @@ def test_grid_run_by_three_agents_runs_every_point_exactly_once(ws):
     sweep = ws.create("grid.yaml")
     agents = [ws.popen("agent", sweep) for _ in range(3)]
     for proc in agents:
-        out, err = proc.communicate(timeout=300)
+        _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
     runs = ws.json("runs", sweep)
     configs = [(r["config"]["x"], r["config"]["y"], r["config"]["z"]) for r in runs]
@@ -263,7 +264,7 @@ def test_ctrl_c_stops_children_records_them_and_exits_130(ws):
     pids = [int(p) for (p,) in _store_rows(ws, "select pid from sweepctl_agents")]
     assert pids == [proc.pid]
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     runs = ws.json("runs", sweep)
     assert [r["state"] for r in runs] == ["killed", "killed"]
@@ -333,3 +334,67 @@ def test_failing_program_stops_the_agent_by_w_and_b_rule(ws):
     runs = ws.json("runs", sweep)
     assert 3 <= len(runs) <= 4 and {r["state"] for r in runs} == {"failed"}
     assert runs[0]["exit_code"] == 3
+
+
+def test_run_cap_target_and_timeout_end_a_sweep(ws):
+    ws.file("prog.py", ECHO_PROGRAM)
+    ws.file(
+        "cap.yaml",
+        """
+        program: prog.py
+        method: random
+        run_cap: 3
+        parameters:
+          x: {min: 0.0, max: 1.0}
+        """,
+    )
+    sweep = ws.create("cap.yaml")
+    proc = ws.run("agent", sweep)
+    assert len(ws.json("runs", sweep)) == 3
+    assert "run_cap 3 reached" in proc.stderr
+
+    # x = 0 gives loss 0.0, which reaches the target: the sweep finishes after that run.
+    ws.file(
+        "target.yaml",
+        GRID.replace(
+            "metric: {name: loss, goal: minimize}",
+            "metric: {name: loss, goal: minimize, target: 0.6}",
+        ),
+    )
+    sweep = ws.create("target.yaml")
+    proc = ws.run("agent", sweep)
+    runs = ws.json("runs", sweep)
+    assert runs[-1]["metric"] <= 0.6 and len(runs) < 24
+    assert "reached the target loss = 0.6" in proc.stderr
+
+    ws.file("slow.py", SLOW_PROGRAM)
+    ws.file("t.yaml", SLOW_SWEEP.replace("prog.py", "slow.py"))
+    sweep = ws.create("t.yaml")
+    ws.run("agent", sweep, "--count", "1", "--timeout", "1s")
+    (run,) = ws.json("runs", sweep)
+    assert run["state"] == "timeout" and run["reason"] == "ran past the 1s timeout"
+    assert run["summary"]["loss"] < 1.0  # metrics logged before the timeout are kept
+
+
+def test_child_gets_the_documented_environment(ws):
+    ws.file("prog.py", ECHO_PROGRAM)
+    ws.file(
+        "g.yaml",
+        GRID.replace("[-2, -1, 0, 1, 2, 3]", "[1]")
+        .replace("[0.5, 1.5]", "[0.5]")
+        .replace("z: {min: 1, max: 2}", "z: {value: 1}"),
+    )
+    sweep = ws.create("g.yaml", "--name", "envcheck")
+    ws.run("agent", sweep)
+    (run,) = ws.json("runs", sweep)
+    env = json.loads((ws.root / f"{run['run_id']}.env.json").read_text())
+    assert env["SWEEPCTL_SWEEP_ID"] == sweep
+    assert env["SWEEPCTL_RUN_ID"] == env["WANDB_RUN_ID"] == run["run_id"]
+    assert env["WANDB_RUN_GROUP"] == "envcheck"
+    assert env["SWEEPCTL_METRICS_FILE"].endswith(f"{run['run_id']}/metrics.jsonl")
+    param_file = env["WANDB_SWEEP_PARAM_PATH"]
+    assert (
+        Path(param_file).read_text()
+        == "wandb_version: 1\n\nx:\n  value: 1\ny:\n  value: 0.5\nz:\n  value: 1\n"
+    )
+    assert "WANDB_SWEEP_ID" not in env
