@@ -1,7 +1,9 @@
-"""Output for people: problems, verdicts and tables, through rich.
+"""Output for people: problems, verdicts and tables.
 
-User data is always passed as :class:`rich.text.Text`, never as markup, so a value like
-``[0.1]`` prints as written. Colour and decoration only reach a terminal.
+A line is a list of parts, each plain text or ``(text, style)``. On a terminal the parts go
+through rich, as :class:`rich.text.Text` (never markup, so a value like ``[0.1]`` prints as
+written); into a pipe or a file they are written plain, without importing rich at all, which
+keeps `sweepctl validate` quick to start and its output free of control characters.
 """
 
 from __future__ import annotations
@@ -9,94 +11,92 @@ from __future__ import annotations
 import json
 import sys
 from functools import cache
-from typing import Any
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from sweepctl.errors import Problem, SweepctlError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+Part = str | tuple[str, str]
 _STYLE = {"error": "bold red", "warning": "yellow"}
 
 
 @cache
 def out() -> Console:
-    """Results: ids, tables, JSON."""
+    """Results on stdout: ids, tables."""
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True)
 
 
 @cache
 def err() -> Console:
-    """Errors, warnings and progress."""
+    """Errors, warnings and progress on stderr."""
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def problem_text(source: str, problem: Problem) -> Text:
+def _emit(stderr: bool, parts: list[Part] | tuple[Part, ...]) -> None:
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        from rich.text import Text
+
+        text = Text()
+        for part in parts:
+            if isinstance(part, tuple):
+                text.append(part[0], style=part[1])
+            else:
+                text.append(part)
+        (err() if stderr else out()).print(text)
+    else:
+        stream.write("".join(p[0] if isinstance(p, tuple) else p for p in parts) + "\n")
+        stream.flush()
+
+
+def problem_parts(source: str, problem: Problem) -> list[Part]:
     where = f"{source}:{problem.line}" if problem.line else source
-    text = Text()
-    text.append(where, style="bold")
-    text.append(": ")
-    text.append(problem.severity, style=_STYLE[problem.severity])
-    text.append(": ")
+    parts: list[Part] = [(where, "bold"), ": ", (problem.severity, _STYLE[problem.severity]), ": "]
     if problem.path:
-        text.append(problem.path, style="cyan")
-        text.append(": ")
-    text.append(problem.message)
+        parts += [(problem.path, "cyan"), ": "]
+    parts.append(problem.message)
     if problem.hint:
-        text.append("\n    hint: ", style="dim")
-        text.append(problem.hint)
-    return text
+        parts += [("\n    hint: ", "dim"), problem.hint]
+    return parts
 
 
 def problems(source: str, found: list[Problem]) -> None:
     for problem in found:
-        err().print(problem_text(source, problem))
+        _emit(True, problem_parts(source, problem))
 
 
 def error(exc: SweepctlError) -> None:
     """One failure, as ``error: file:line: message`` plus its hint."""
-    text = Text()
-    text.append("error: ", style="bold red")
+    parts: list[Part] = [("error: ", "bold red")]
     if exc.location:
-        text.append(exc.location, style="bold")
-        text.append(": ")
-    text.append(exc.message)
+        parts += [(exc.location, "bold"), ": "]
+    parts.append(exc.message)
     if exc.hint:
-        text.append("\n  hint: ", style="dim")
-        text.append(exc.hint)
-    err().print(text)
+        parts += [("\n  hint: ", "dim"), exc.hint]
+    _emit(True, parts)
 
 
 def warning(message: str, hint: str | None = None) -> None:
-    text = Text()
-    text.append("warning: ", style="yellow")
-    text.append(message)
+    parts: list[Part] = [("warning: ", "yellow"), message]
     if hint:
-        text.append("\n  hint: ", style="dim")
-        text.append(hint)
-    err().print(text)
+        parts += [("\n  hint: ", "dim"), hint]
+    _emit(True, parts)
 
 
-def line(*parts: str | tuple[str, str]) -> None:
-    """A result line on stdout; a part is text or ``(text, style)``."""
-    text = Text()
-    for part in parts:
-        if isinstance(part, tuple):
-            text.append(part[0], style=part[1])
-        else:
-            text.append(part)
-    out().print(text)
+def line(*parts: Part) -> None:
+    """A result line on stdout."""
+    _emit(False, parts)
 
 
-def info(*parts: str | tuple[str, str]) -> None:
+def info(*parts: Part) -> None:
     """Like :func:`line`, on stderr (messages around a result, not the result)."""
-    text = Text()
-    for part in parts:
-        if isinstance(part, tuple):
-            text.append(part[0], style=part[1])
-        else:
-            text.append(part)
-    err().print(text)
+    _emit(True, parts)
 
 
 def as_json(data: Any) -> None:
@@ -121,7 +121,7 @@ def dry_run(data: dict[str, Any]) -> None:
     """What `create --dry-run` shows: the normalised sweep and, for grids, the first points."""
     import yaml
 
-    out().print(Text(yaml.safe_dump(data["config"], sort_keys=False, allow_unicode=True)))
+    sys.stdout.write(yaml.safe_dump(data["config"], sort_keys=False, allow_unicode=True) + "\n")
     line(("method: ", "bold"), data["method"])
     if "grid_points" in data:
         line(("grid points: ", "bold"), str(data["grid_points"]))
@@ -156,6 +156,7 @@ _STATE_STYLE = {
 def runs_table(sweep: Any, runs: list[Any]) -> None:
     """Runs sorted by the metric, with as many parameter columns as fit the terminal."""
     from rich.table import Table
+    from rich.text import Text
 
     from sweepctl.duration import format_duration
     from sweepctl.results.export import flatten, rank
@@ -190,15 +191,16 @@ def runs_table(sweep: Any, runs: list[Any]) -> None:
         table.add_row(*row)
     console.print(table)
     if hidden:
-        err().print(Text(f"({len(hidden)} more parameters not shown: {', '.join(hidden)})"))
+        info(f"({len(hidden)} more parameters not shown: {', '.join(hidden)})")
 
 
 def sweeps_table(sweeps: list[dict[str, Any]]) -> None:
-    from rich.table import Table
-
     if not sweeps:
-        err().print(Text("no sweeps yet; create one with `sweepctl create FILE`"))
+        info("no sweeps yet; create one with `sweepctl create FILE`")
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("sweep", "name", "method", "state", "runs", "created"):
         table.add_column(column)
@@ -223,12 +225,13 @@ def agent_summary(report: Any, *, show_tails: bool) -> None:
 
     for outcome in report.outcomes:
         if outcome.state in ("failed", "timeout") and show_tails:
-            text = Text()
-            text.append(f"run {outcome.run.id} {outcome.state}", style="red")
-            text.append(f" ({outcome.reason}); last lines of its output:\n")
+            parts: list[Part] = [
+                (f"run {outcome.run.id} {outcome.state}", "red"),
+                f" ({outcome.reason}); last lines of its output:",
+            ]
             for row in tail(outcome.log, 10) if outcome.log else []:
-                text.append("  | " + row + "\n", style="dim")
-            err().print(text, end="")
+                parts.append(("\n  | " + row, "dim"))
+            _emit(True, parts)
     states = Counter(o.state for o in report.outcomes)
     summary = ", ".join(f"{n} {s}" for s, n in states.most_common()) or "no runs"
     info(("agent done: ", "bold"), summary)
