@@ -56,7 +56,7 @@ def train(config: dict, log) -> float:
     batch = max(1, int(config["batch_size"]))
 
     def predict(point: list[float]) -> float:
-        z = sum(w * f for w, f in zip(weights, features(point, config["features"])))
+        z = sum(w * f for w, f in zip(weights, features(point, config["features"]), strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def evaluate(rows) -> tuple[float, float]:

@@ -257,20 +257,33 @@ class Store:
             return fn(conn)
 
     def _ensure_schema(self) -> None:
-        def setup(conn: Connection) -> None:
-            t.metadata.create_all(conn)
-            row = conn.execute(
-                sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
-            ).first()
-            if row is None:
-                conn.execute(
-                    sa.insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION))
+        """Create the tables on first use; refuse a store written by a newer sweepctl."""
+        try:
+            with self.engine.connect() as conn:
+                version = int(
+                    conn.execute(
+                        sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+                    ).scalar_one()
                 )
-            elif int(row.value) > t.SCHEMA_VERSION:
+        except (sa.exc.ProgrammingError, sa.exc.OperationalError, sa.exc.NoResultFound):
+            version = None  # no tables yet, or the server is down: `setup` will tell which
+        if version is not None:
+            if version > t.SCHEMA_VERSION:
                 raise UsageError(
-                    f"this store was written by a newer sweepctl (schema {row.value}, "
+                    f"this store was written by a newer sweepctl (schema {version}, "
                     f"this version knows {t.SCHEMA_VERSION})",
                     hint="upgrade sweepctl",
+                )
+            return
+
+        def setup(conn: Connection) -> None:
+            t.metadata.create_all(conn)
+            exists = conn.execute(
+                sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+            ).first()
+            if exists is None:
+                conn.execute(
+                    sa.insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION))
                 )
 
         self.write(setup)

@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 BIN = str(Path(sys.executable).parent)
 
@@ -21,6 +23,16 @@ class Workspace:
 
     root: Path
     env: dict[str, str]
+    url: str
+
+    def sql(self, query: str) -> list[tuple]:
+        """Rows of a query against the store, whichever database it is."""
+        engine = sa.create_engine(_sqlalchemy_url(self.url))
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(sa.text(query))]
+        finally:
+            engine.dispose()
 
     def file(self, name: str, text: str) -> Path:
         path = self.root / name
@@ -63,16 +75,60 @@ class Workspace:
         return self.run("create", sweep_file, "--quiet", *extra).stdout.strip()
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
+POSTGRES_USERS = ("postgres", "root")
+POSTGRES = os.environ.get("SWEEPCTL_TEST_POSTGRES", "postgresql://{user}@127.0.0.1:5432/test")
+
+
+def _sqlalchemy_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _postgres_base() -> tuple[str | None, str]:
+    """A working PostgreSQL URL, or None and the reason there is none."""
+    try:
+        import psycopg
+    except ImportError:
+        return None, "psycopg is not installed (pip install 'sweepctl[postgres]')"
+    reason = ""
+    for user in POSTGRES_USERS:
+        url = POSTGRES.format(user=user)
+        try:
+            psycopg.connect(url, connect_timeout=3).close()
+            return url, ""
+        except psycopg.Error as exc:
+            reason = f"PostgreSQL is not reachable at {url}: {str(exc).strip().splitlines()[0]}"
+    return None, reason
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ws(request, tmp_path: Path):
+    """A workspace whose store is a real SQLite file, or a fresh schema on the real server."""
     env = dict(os.environ)
     # `${interpreter}` is the `python` on PATH, as with W&B: make it this virtualenv's.
     env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
-    env["SWEEPCTL_STORAGE"] = f"sqlite:///{tmp_path / 'store' / 'sweepctl.db'}"
     env.update(WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(tmp_path))
     for key in ("WANDB_SWEEP_ID", "WANDB_RUN_ID", "SWEEPCTL_METRICS_FILE"):
         env.pop(key, None)
-    return Workspace(tmp_path, env)
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store' / 'sweepctl.db'}"
+        env["SWEEPCTL_STORAGE"] = url
+        yield Workspace(tmp_path, env, url)
+        return
+    base, reason = _postgres_base()
+    if base is None:
+        pytest.skip(reason)
+    schema = f"sweepctl_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(_sqlalchemy_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = f"{base}?options=-csearch_path%3D{schema}"
+    env["SWEEPCTL_STORAGE"] = url
+    try:
+        yield Workspace(tmp_path, env, url)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 # A program that records its argv and environment, logs a metric, and exits quickly.
