@@ -190,6 +190,18 @@ def runs_table(sweep: Any, runs: list[Any]) -> None:
         ]
         table.add_row(*row)
     console.print(table)
+    early = [r.id for r in runs if (r.reason or "").startswith("early stop")]
+    if early:
+        from sweepctl.controller.local import records
+        from sweepctl.stopping import saved_iterations
+
+        saved = sum(saved_iterations(records(runs), early).values())
+        done = sum(len(r.history) for r in runs)
+        info(
+            f"early termination stopped {len(early)} run{'s' if len(early) != 1 else ''}, "
+            f"saving about {saved} of {saved + done} iterations "
+            f"({100 * saved / max(1, saved + done):.0f}% of the compute)"
+        )
     if hidden:
         info(f"({len(hidden)} more parameters not shown: {', '.join(hidden)})")
 

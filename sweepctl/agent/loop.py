@@ -21,8 +21,8 @@ from typing import Any
 
 from sweepctl.agent import macros
 from sweepctl.agent.launch import Child, check_runnable, tail
-from sweepctl.agent.metrics import MetricsTail, metric_value, summarize
-from sweepctl.controller.local import DONE, FINISH, RUN, WAIT, next_run
+from sweepctl.agent.metrics import MetricsTail, metric_history, metric_value, summarize
+from sweepctl.controller.local import DONE, FINISH, RUN, WAIT, early_stops, next_run
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep
 
@@ -350,6 +350,11 @@ class Agent:
             self._active[run.id] = child
         try:
             state, code, reason = self._watch(run, child, files)
+        except Exception as exc:  # a bug or a lost store must not leave the run "running"
+            code = child.stop(self.grace, self._kill_now)
+            state, reason = "failed", f"sweepctl error while watching the run: {exc!r}"
+            self.say(f"run {run.id}: {reason}")
+            self._no_more.set()
         finally:
             with self._lock:
                 self._active.pop(run.id, None)
@@ -359,7 +364,7 @@ class Agent:
 
     def _watch(self, run: Run, child: Child, files: RunFiles) -> tuple[str, int | None, str | None]:
         metrics = MetricsTail(files.metrics)
-        recorder = _Recorder(self.store, run.id, self.spec)
+        recorder = _Recorder(self.store, self.sweep.id, run.id, self.spec)
         deadline = child.started + self.timeout if self.timeout else None
         while True:
             code = child.wait(POLL)
@@ -401,27 +406,41 @@ class Agent:
 
 
 class _Recorder:
-    """Moves a run's new history rows into the store, keeping its summary and metric."""
+    """Moves a run's new history rows into the store, keeping its summary and metric.
 
-    def __init__(self, store: Store, run_id: str, spec: SweepSpec) -> None:
+    With early termination, every batch of new metric values is followed by a look at the
+    whole sweep, so a run is judged as soon as its data exists, whichever agent runs it.
+    """
+
+    def __init__(self, store: Store, sweep_id: str, run_id: str, spec: SweepSpec) -> None:
         self.store = store
+        self.sweep_id = sweep_id
         self.run_id = run_id
+        self.spec = spec
         self.metric = spec.metric
         self.steps = 0
         self.summary: dict[str, Any] = {}
         self.best: float | None = None
+        self.history: list[float] = []
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
         self.summary.update(summarize(rows))
+        new_values: list[float] = []
         if self.metric is not None:
+            new_values = metric_history(rows, self.metric.name)
+            self.history.extend(new_values)
             value = metric_value(rows, self.summary, self.metric.name, self.metric.goal)
             if value is not None:
                 better = max if self.metric.maximize else min
                 self.best = value if self.best is None else better(self.best, value)
-        self.store.record_metrics(self.run_id, self.steps, rows, self.summary, self.best)
+        self.store.record_metrics(
+            self.run_id, self.steps, rows, self.summary, self.best, self.history
+        )
         self.steps += len(rows)
+        if new_values and self.spec.early_terminate is not None:
+            early_stops(self.store, self.sweep_id, self.spec)
 
 
 def write_echo(prefix_runs: bool) -> Callable[[str, bytes], None]:

@@ -33,7 +33,12 @@ def target_reached(metric: Metric | None, runs: list[Run]) -> Run | None:
 
 def records(runs: list[Run]) -> list[RunRecord]:
     """What the search methods see of the store's runs."""
-    return [RunRecord(run_id=r.id, state=r.state, config=r.config, metric=r.metric) for r in runs]
+    return [
+        RunRecord(
+            run_id=r.id, state=r.state, config=r.config, metric=r.metric, history=tuple(r.history)
+        )
+        for r in runs
+    ]
 
 
 def decide(sweep: Sweep, runs: list[Run], spec: SweepSpec | None = None) -> tuple[str, Any]:
@@ -63,3 +68,19 @@ def decide(sweep: Sweep, runs: list[Run], spec: SweepSpec | None = None) -> tupl
 def next_run(store: Store, sweep_id: str, agent_id: str, spec: SweepSpec) -> tuple[str, Any]:
     """Claim the next run of a sweep for an agent, atomically across agents and machines."""
     return store.claim(sweep_id, agent_id, lambda sweep, runs: decide(sweep, runs, spec))
+
+
+def early_stops(store: Store, sweep_id: str, spec: SweepSpec) -> dict[str, str]:
+    """Apply the sweep's early-termination rule to all its runs; ask the losers to stop.
+
+    Called whenever an agent records new metric values, so a run is judged the moment the
+    data that condemns it exists, whichever agent runs it. Returns ``{run_id: reason}``.
+    """
+    if spec.early_terminate is None:
+        return {}
+    from sweepctl.stopping import should_stop
+
+    decisions = should_stop(spec, records(store.runs(sweep_id)))
+    if decisions:
+        store.request_run_stops({run_id: f"early stop: {why}" for run_id, why in decisions.items()})
+    return decisions

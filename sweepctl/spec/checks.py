@@ -403,11 +403,7 @@ class _Checker:
                     "or _ and holds only letters, digits, _ . -",
                 )
             if not isinstance(spec, dict):
-                shown = (
-                    json.dumps(spec)
-                    if isinstance(spec, (int, float, str, list)) or spec is None
-                    else "..."
-                )
+                shown = _inline(spec)
                 self.error(
                     p,
                     f"parameter {name!r} must be a mapping, found {_describe(spec)}",
@@ -600,8 +596,13 @@ class _Checker:
                     (*path, "probabilities"),
                     f"{len(probs)} probabilities for {len(values)} values: give one per value",
                 )
-            elif not math.isclose(sum(probs), 1.0, rel_tol=1e-6, abs_tol=1e-8):
-                self.error((*path, "probabilities"), f"probabilities sum to {sum(probs):g}, not 1")
+            else:
+                try:
+                    total = math.fsum(float(p) for p in probs)
+                except OverflowError:
+                    total = math.inf
+                if not math.isclose(total, 1.0, rel_tol=1e-6, abs_tol=1e-8):
+                    self.error((*path, "probabilities"), f"probabilities sum to {total:g}, not 1")
         for key in ("sigma", "a", "b"):
             if spec.get(key) == 0 and shape.removeprefix("q_") in ("normal", "log_normal", "beta"):
                 self.warning(
@@ -641,13 +642,29 @@ def _find_sweep(value: Any, path: KeyPath, depth: int = 0) -> KeyPath | None:
     return None
 
 
-def _leaves(value: Any, path: KeyPath):
+def _inline(value: Any) -> str:
+    """A short YAML-ish rendering of a value for a hint; never fails."""
+    if isinstance(value, (dict, list)) and len(str(value)) > 60:
+        return "..."
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return "..."
+
+
+def _leaves(value: Any, path: KeyPath, seen: set[int] | None = None):
+    """Every scalar with its path; a list or mapping shared through YAML aliases only once."""
+    seen = set() if seen is None else seen
+    if isinstance(value, (dict, list)):
+        if id(value) in seen:
+            return
+        seen.add(id(value))
     if isinstance(value, dict):
         for key, inner in value.items():
-            yield from _leaves(inner, (*path, key))
+            yield from _leaves(inner, (*path, key), seen)
     elif isinstance(value, list):
         for index, inner in enumerate(value):
-            yield from _leaves(inner, (*path, index))
+            yield from _leaves(inner, (*path, index), seen)
     else:
         yield path, value
 

@@ -24,7 +24,11 @@ KeyPath = tuple[Any, ...]
 
 # What a person means as a number in scientific notation, when YAML 1.1 sees a string:
 # `1e-5`, `5E-4`, `-1e3`, `1.0e5` (no sign), `.5e-3`.
-_SCI_NOTATION = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+_SCI_NOTATION = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$")
+# Keys whose values W&B uses as text: `name: 1e5` stays the string "1e5" there.
+_TEXT_FIELDS = {"name", "description", "project", "entity", "program", "job", "image_uri"}
+MAX_DEPTH = 64  # deeper than any sweep file; guards against recursion limits
+MAX_NUMBER_DIGITS = 400  # Python refuses to print ints past 4300 digits
 
 
 @dataclass
@@ -53,16 +57,33 @@ class _SweepLoader(yaml.SafeLoader):
     """PyYAML's safe loader, reading scientific notation as floats."""
 
 
-def _is_sci_notation(node: yaml.ScalarNode) -> bool:
-    return (
-        node.style is None and node.tag.endswith(":str") and bool(_SCI_NOTATION.match(node.value))
-    )
+def _sci_float(node: yaml.ScalarNode) -> float | None:
+    """The number a plain scalar like ``1e-5`` means, or None if it is not one."""
+    if node.style is not None or not node.tag.endswith(":str"):
+        return None
+    if not _SCI_NOTATION.match(node.value):
+        return None
+    try:
+        return float(node.value)
+    except ValueError:  # e.g. a misplaced underscore: keep it a string, as W&B does
+        return None
 
 
 def _construct_str(loader: _SweepLoader, node: yaml.ScalarNode) -> Any:
-    if _is_sci_notation(node):
-        return float(node.value.replace("_", ""))
-    return loader.construct_scalar(node)
+    number = _sci_float(node)
+    return number if number is not None else loader.construct_scalar(node)
+
+
+def _expects_text(path: KeyPath) -> bool:
+    return (
+        (len(path) == 1 and path[0] in _TEXT_FIELDS)
+        or path[:1] == ("command",)
+        or path
+        == (
+            "metric",
+            "name",
+        )
+    )
 
 
 _SweepLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
@@ -79,8 +100,27 @@ def format_path(path: KeyPath) -> str:
     return out
 
 
+def _check_depth(data: Any, shown: str) -> None:
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise UsageError(f"the file nests deeper than {MAX_DEPTH} levels", path=shown)
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
 def _read_text(path: Path) -> str:
     shown = str(path)
+    try:
+        return _read_checked(path, shown)
+    except OSError as exc:  # a name too long, a permission problem, ...
+        raise UsageError(f"cannot read: {exc.strerror or exc}", path=shown) from None
+
+
+def _read_checked(path: Path, shown: str) -> str:
     if not path.exists():
         raise UsageError(
             "no such file", path=shown, hint="check the path and the current directory"
@@ -91,10 +131,7 @@ def _read_text(path: Path) -> str:
             path=shown,
             hint=f"give the files inside it, e.g. `{shown.rstrip('/')}/*.yaml`",
         )
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read: {exc.strerror}", path=shown) from None
+    raw = path.read_bytes()
     if b"\x00" in raw:
         raise UsageError(
             "not a text file (it contains binary data)",
@@ -141,7 +178,21 @@ def _yaml_error(shown: str, exc: yaml.YAMLError, text: str) -> UsageError:
     return UsageError(message, path=shown, line=line, hint=hint)
 
 
-def _walk(node: yaml.Node, path: KeyPath, doc: Document, loader: _SweepLoader) -> None:
+def _walk(
+    node: yaml.Node, path: KeyPath, doc: Document, loader: _SweepLoader, seen_nodes: set[int]
+) -> None:
+    if len(path) > MAX_DEPTH:
+        raise UsageError(
+            f"the file nests deeper than {MAX_DEPTH} levels",
+            path=doc.source,
+            line=node.start_mark.line + 1,
+        )
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        # An alias points at a node already walked: walking it again for every reference
+        # turns a few lines of anchors into billions of steps (the "billion laughs").
+        if id(node) in seen_nodes:
+            return
+        seen_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
@@ -170,29 +221,51 @@ def _walk(node: yaml.Node, path: KeyPath, doc: Document, loader: _SweepLoader) -
             doc.lines[child] = line
             if isinstance(key_node, yaml.ScalarNode) and not isinstance(key, str):
                 doc.odd_keys[child] = key_node.value
-            _walk(value_node, child, doc, loader)
+            _walk(value_node, child, doc, loader, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = (*path, index)
             doc.lines[child] = item.start_mark.line + 1
-            _walk(item, child, doc, loader)
-    elif isinstance(node, yaml.ScalarNode) and _is_sci_notation(node):
-        text = node.value
-        doc.problems.append(
-            Problem(
-                "warning",
-                f"{text} is read as the number {float(text.replace('_', ''))!r}; "
-                f"W&B reads this as the string '{text}'",
-                line=node.start_mark.line + 1,
-                path=format_path(path),
-                hint=f"write it as {_yaml_float(text)} so W&B reads a number too",
-            )
+            _walk(item, child, doc, loader, seen_nodes)
+    elif isinstance(node, yaml.ScalarNode):
+        _check_scalar(node, path, doc)
+
+
+def _set(data: Any, path: KeyPath, value: Any) -> None:
+    for part in path[:-1]:
+        data = data[part]
+    data[path[-1]] = value
+
+
+def _check_scalar(node: yaml.ScalarNode, path: KeyPath, doc: Document) -> None:
+    if node.tag.endswith(":int") and len(node.value) > MAX_NUMBER_DIGITS:
+        raise UsageError(
+            f"a number with {len(node.value)} digits is too long to use",
+            path=doc.source,
+            line=node.start_mark.line + 1,
         )
+    if _sci_float(node) is None:
+        return
+    text = node.value
+    if _expects_text(path):
+        _set(doc.data, path, text)  # W&B's reading, and what the user meant here
+        return
+    doc.problems.append(
+        Problem(
+            "warning",
+            f"{text} is read as the number {float(text.replace('_', ''))!r}; "
+            f"W&B reads this as the string '{text}'",
+            line=node.start_mark.line + 1,
+            path=format_path(path),
+            hint=f"write it as {_yaml_float(text)} so W&B reads a number too",
+        )
+    )
 
 
 def _load_yaml(text: str, shown: str) -> tuple[Any, Document]:
-    loader = _SweepLoader(text)
+    loader = None
     try:
+        loader = _SweepLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise UsageError(
@@ -203,14 +276,22 @@ def _load_yaml(text: str, shown: str) -> tuple[Any, Document]:
         data = loader.construct_document(node)
         doc = Document(data=data, source=shown, lines={(): node.start_mark.line + 1})
         # Merge keys (`<<`) were flattened in place while constructing, so the walk sees them.
-        _walk(node, (), doc, loader)
+        _walk(node, (), doc, loader, set())
     except yaml.YAMLError as exc:
         raise _yaml_error(shown, exc, text) from None
-    except (ValueError, TypeError, RecursionError) as exc:
-        # PyYAML raises these for things like a timestamp out of range or deep recursion.
-        raise UsageError(f"cannot read YAML: {exc}", path=shown) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for bad content under an explicit tag, such as
+        # `!!bool abc` or `!!timestamp 2020-13-45`.
+        raise UsageError(
+            f"cannot read YAML: {type(exc).__name__}: {exc}",
+            path=shown,
+            hint="check explicit tags (`!!int`, `!!timestamp`, ...) and their values",
+        ) from None
+    except RecursionError:
+        raise UsageError(f"the file nests deeper than {MAX_DEPTH} levels", path=shown) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, doc
 
 
@@ -236,6 +317,9 @@ def load_document(path: str | Path) -> Document:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UsageError(f"invalid JSON: {exc.msg}", path=shown, line=exc.lineno) from None
+        except (ValueError, RecursionError) as exc:  # huge numbers, absurd nesting
+            raise UsageError(f"invalid JSON: {type(exc).__name__}: {exc}", path=shown) from None
+        _check_depth(data, shown)
         try:
             _, doc = _load_yaml(text, shown)
         except UsageError:

@@ -77,6 +77,7 @@ class Run:
     heartbeat_at: float | None
     summary: dict[str, Any]
     metric: float | None
+    history: list[float]
     steps: int
     reason: str | None
     stop_requested: str | None
@@ -119,6 +120,7 @@ def _run(row: Any) -> Run:
         heartbeat_at=row.heartbeat_at,
         summary=json.loads(row.summary) if row.summary else {},
         metric=row.metric,
+        history=json.loads(row.history) if row.history else [],
         steps=row.steps or 0,
         reason=row.reason,
         stop_requested=row.stop_requested,
@@ -274,6 +276,8 @@ class Store:
                     f"this version knows {t.SCHEMA_VERSION})",
                     hint="upgrade sweepctl",
                 )
+            if version < t.SCHEMA_VERSION:
+                self._migrate(version)
             return
 
         def setup(conn: Connection) -> None:
@@ -287,6 +291,27 @@ class Store:
                 )
 
         self.write(setup)
+
+    def _migrate(self, version: int) -> None:
+        """Upgrade an older store in place, one version at a time; nothing is dropped."""
+
+        def upgrade(conn: Connection) -> None:
+            current = int(
+                conn.execute(
+                    sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+                ).scalar_one()
+            )
+            for target in range(current + 1, t.SCHEMA_VERSION + 1):
+                steps = t.MIGRATIONS[target]
+                for statement in (*steps.get("*", ()), *steps.get(conn.dialect.name, ())):
+                    conn.exec_driver_sql(statement)
+                conn.execute(
+                    sa.update(t.meta)
+                    .where(t.meta.c.key == "schema_version")
+                    .values(value=str(target))
+                )
+
+        self.write(upgrade)
 
     def schema_version(self) -> int:
         return int(
@@ -457,6 +482,7 @@ class Store:
         rows: Sequence[dict[str, Any]],
         summary: dict[str, Any],
         metric: float | None,
+        metric_history: Sequence[float] | None = None,
     ) -> None:
         """Append history rows (steps ``first_step``...) and update the run's summary."""
 
@@ -477,6 +503,7 @@ class Store:
                     metric=metric,
                     steps=first_step + len(rows),
                     heartbeat_at=time.time(),
+                    **({"history": _dumps(list(metric_history))} if metric_history else {}),
                 )
             )
 
@@ -535,6 +562,23 @@ class Store:
             )
         )
 
+    def request_run_stops(self, reasons: dict[str, str]) -> None:
+        """Ask single running runs to stop, each with its reason (early termination)."""
+
+        def transaction(conn: Connection) -> None:
+            for run_id, reason in reasons.items():
+                conn.execute(
+                    sa.update(t.runs)
+                    .where(
+                        t.runs.c.id == run_id,
+                        t.runs.c.state == "running",
+                        t.runs.c.stop_requested.is_(None),
+                    )
+                    .values(stop_requested=reason)
+                )
+
+        self.write(transaction)
+
     def control(self, sweep_id: str, run_ids: Sequence[str]) -> tuple[str, dict[str, str]]:
         """What agents poll: the sweep's state and the stop requests for their runs."""
 
@@ -586,6 +630,7 @@ _RUN_OPTIONAL = (
     "ended_at",
     "summary",
     "metric",
+    "history",
     "reason",
     "stop_requested",
 )

@@ -17,7 +17,16 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# How to bring a store from version N-1 to N: statements run in one transaction, in order,
+# per database dialect ("*" for all). SQLite ignores declared string lengths; PostgreSQL not.
+MIGRATIONS: dict[int, dict[str, tuple[str, ...]]] = {
+    2: {
+        "*": ("ALTER TABLE sweepctl_runs ADD COLUMN history TEXT",),
+        "postgresql": ("ALTER TABLE sweepctl_runs ALTER COLUMN stop_requested TYPE TEXT",),
+    },
+}
 
 metadata = MetaData()
 
@@ -63,9 +72,10 @@ runs = Table(
     Column("heartbeat_at", Float),
     Column("summary", Text),  # JSON: last value per key
     Column("metric", Float),  # the sweep metric of the run, by W&B's rule
+    Column("history", Text),  # JSON list: the metric's finite values in logged order
     Column("steps", Integer, nullable=False, default=0),
     Column("reason", Text),  # why it ended the way it did, for people
-    Column("stop_requested", String(16)),  # set by `stop --cancel` or early termination
+    Column("stop_requested", Text),  # "cancel", or why early termination stops the run
     Index("ix_sweepctl_runs_sweep", "sweep_id", "number"),
 )
 

@@ -402,3 +402,44 @@ def test_child_gets_the_documented_environment(ws):
         == "wandb_version: 1\n\nx:\n  value: 1\ny:\n  value: 0.5\nz:\n  value: 1\n"
     )
     assert "WANDB_SWEEP_ID" not in env
+
+
+HYPERBAND_PROGRAM = """
+import sys, time
+import sweepctl
+x = int(sys.argv[1].split("=")[1])
+for step in range(25):
+    sweepctl.log({"loss": x + 1.0 / (step + 1)})
+    time.sleep(0.2)
+"""
+
+
+def test_hyperband_stops_bad_runs_of_any_agent_as_soon_as_they_log(ws):
+    ws.file("prog.py", HYPERBAND_PROGRAM)
+    ws.file(
+        "hb.yaml",
+        """
+        program: prog.py
+        method: grid
+        metric: {name: loss, goal: minimize}
+        early_terminate: {type: hyperband, min_iter: 2, eta: 3}
+        parameters:
+          x: {values: [0, 1, 2, 3, 4, 5]}
+        """,
+    )
+    sweep = ws.create("hb.yaml")
+    first = ws.popen("agent", sweep, "--count", "2", "--workers", "2")
+    _wait_for(lambda: len(ws.json("runs", sweep)) == 2)
+    second = ws.popen("agent", sweep)  # another agent: its runs are judged the same way
+    for proc in (first, second):
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    runs = {r["config"]["x"]: r for r in ws.json("runs", sweep)}
+    assert runs[0]["state"] == "finished"  # the best run is never stopped
+    # x = 1 may be stopped too: with two runs in a band and eta 3, W&B's threshold is the best.
+    for x in (3, 4, 5):
+        assert runs[x]["state"] == "stopped", runs[x]
+        assert runs[x]["reason"].startswith("early stop: loss ")
+        assert runs[x]["summary"]["_step"] < 24  # stopped well before its 25 steps
+    table = ws.run("runs", sweep).stderr
+    assert "early termination stopped" in table
