@@ -8,6 +8,7 @@ YAML text, with integral floats read as ints, so ``[1, 1.0, 2.5]`` is two points
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
@@ -58,6 +59,15 @@ def value_key(value: Any) -> str:
     """What W&B hashes to tell grid values apart: YAML text, integral floats as ints."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return _scalar_key(value)
+    return yaml.dump(value, default_flow_style=True, sort_keys=True)
+
+
+@functools.lru_cache(maxsize=65536, typed=True)
+def _scalar_key(value: Any) -> str:
+    # Dumping YAML is slow and every claim keys every grid value: remember scalars' keys.
+    # `typed` keeps 1, 1.0 and True apart, as their YAML texts are apart.
     return yaml.dump(value, default_flow_style=True, sort_keys=True)
 
 
@@ -87,8 +97,19 @@ def _axis(param: Param) -> _Axis:
     return _Axis(param, keys, by_key, frozenset(dict_keys) if dict_keys else None)
 
 
+_AXES_CACHE: dict[int, tuple[SweepSpec, list[_Axis]]] = {}
+
+
 def _axes(spec: SweepSpec) -> list[_Axis]:
-    return [_axis(p) for p in wandb_order(spec.params) if p.distribution != "constant"]
+    """The grid's axes; an agent asks for the same spec's axes at every claim, so keep them."""
+    cached = _AXES_CACHE.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    axes = [_axis(p) for p in wandb_order(spec.params) if p.distribution != "constant"]
+    if len(_AXES_CACHE) > 32:
+        _AXES_CACHE.clear()
+    _AXES_CACHE[id(spec)] = (spec, axes)
+    return axes
 
 
 def _config(spec: SweepSpec, axes: Sequence[_Axis], point: Sequence[str]) -> dict[str, Any]:

@@ -300,6 +300,24 @@ class _Checker:
                 "early termination needs a `metric` to compare runs on",
                 hint="add `metric: {name: val_loss, goal: minimize}`",
             )
+        early = data.get("early_terminate")
+        if isinstance(early, dict) and not any(
+            p.path.startswith("early_terminate") and p.severity == "error" for p in self.problems
+        ):
+            from sweepctl.stopping.hyperband import bands
+
+            if "min_iter" in early and "max_iter" in early:
+                self.warning(
+                    ("early_terminate", "min_iter"),
+                    "both min_iter and max_iter are given: W&B uses max_iter (with s) and "
+                    "ignores min_iter",
+                    hint="keep one of the two forms",
+                )
+            try:
+                bands({"eta": 3, "strict": True, **early})
+            except (ValueError, TypeError, OverflowError) as exc:
+                # Files W&B's schema accepts but its hyperband code then crashes on.
+                self.error(("early_terminate",), str(exc))
         for key in ("job", "image_uri"):
             if key in data and isinstance(data[key], str):
                 self.warning((key,), f"`{key}` is for W&B Launch; sweepctl ignores it")

@@ -118,7 +118,7 @@ def _run(row: Any) -> Run:
         started_at=row.started_at,
         ended_at=row.ended_at,
         heartbeat_at=row.heartbeat_at,
-        summary=json.loads(row.summary) if row.summary else {},
+        summary=json.loads(row.summary) if getattr(row, "summary", None) else {},
         metric=row.metric,
         history=json.loads(row.history) if row.history else [],
         steps=row.steps or 0,
@@ -441,10 +441,15 @@ class Store:
             if row is None:
                 raise UsageError(f"no sweep {sweep_id!r} in this store")
             sweep = _sweep(row)
+            # Everything a decision may use, but not the summaries: they can be large, and
+            # reading them for every run at every claim would grow the claim with the sweep.
+            columns = [c for c in t.runs.c if c.name != "summary"]
             history = [
                 _run(r)
                 for r in conn.execute(
-                    sa.select(t.runs).where(t.runs.c.sweep_id == sweep_id).order_by(t.runs.c.number)
+                    sa.select(*columns)
+                    .where(t.runs.c.sweep_id == sweep_id)
+                    .order_by(t.runs.c.number)
                 ).all()
             ]
             action, value = decide(sweep, history)

@@ -318,3 +318,45 @@ def test_unreadable_files_are_one_clear_error(tmp_path, content, message):
 def test_missing_file_and_directory(tmp_path):
     assert inspect_file(tmp_path / "nope.yaml").errors[0].message == "no such file"
     assert inspect_file(tmp_path).errors[0].message == "is a directory, not a sweep file"
+
+
+@pytest.mark.parametrize(
+    ("early", "message"),
+    [
+        ("{type: hyperband, max_iter: 2, s: 2}", "has no band to stop runs at"),
+        ("{type: hyperband, max_iter: 27, s: 2.0}", "must be a whole number like 2"),
+        ("{type: hyperband, max_iter: 27, s: 0}", "has no band to stop runs at"),
+    ],
+)
+def test_hyperband_settings_w_and_b_would_crash_on(write_sweep, early, message):
+    report = inspect_file(
+        write_sweep(
+            f"method: random\nmetric: {{name: l}}\nparameters: {{a: {{values: [1]}}}}\n"
+            f"early_terminate: {early}\n"
+        )
+    )
+    (error,) = report.errors
+    assert error.line == 4 and message in error.message
+
+
+def test_both_hyperband_forms_warn_that_max_iter_wins(write_sweep):
+    report = inspect_file(
+        write_sweep(
+            "method: random\nmetric: {name: l}\nparameters: {a: {values: [1]}}\n"
+            "early_terminate: {type: hyperband, min_iter: 3, max_iter: 27, s: 2}\n"
+        )
+    )
+    assert report.valid and "W&B uses max_iter" in report.warnings[0].message
+
+
+def test_sci_notation_in_text_fields_stays_text(write_sweep):
+    report = inspect_file(
+        write_sweep(
+            "name: 1e5\nmethod: grid\nprogram: 2e3\nparameters: {a: {value: 1e-3}}\n"
+            "command: [--lr, 1e-5]\n"
+        )
+    )
+    assert report.valid
+    assert report.spec.name == "1e5" and report.spec.program == "2e3"
+    assert report.spec.command == ("--lr", "1e-5")
+    assert [p.line for p in report.warnings] == [4]  # only the parameter value is a number
