@@ -18,7 +18,16 @@ from typing import Any
 from sweepctl.errors import InvalidSweepError, Problem, UsageError
 from sweepctl.spec import FileReport, SweepSpec, inspect_file
 
-RUN_STATES = ("running", "finished", "failed", "crashed", "stopped", "killed", "timeout")
+RUN_STATES = (
+    "running",
+    "finished",
+    "failed",
+    "crashed",
+    "preempted",
+    "stopped",
+    "killed",
+    "timeout",
+)
 
 
 def validate(files: Iterable[str | Path]) -> list[FileReport]:
@@ -98,22 +107,46 @@ def agent(
     count: int | None = None,
     workers: int = 1,
     timeout: float | None = None,
-    echo: Callable[[str, bytes], None] | None = None,
+    gpus: str | None = None,
+    gpus_per_run: int | None = None,
+    idle_exit: float | None = None,
+    echo_for: Callable[[bool], Callable[[str, bytes], None]] | None = None,
     say: Callable[[str], None] | None = None,
 ):
-    """Run runs of a sweep until ``count`` is reached or the sweep has nothing more to run."""
+    """Run runs of a sweep until ``count`` is reached or the sweep has nothing more to run.
+
+    ``gpus`` ("0,1,2,3" or "all") runs one worker per group of ``gpus_per_run`` GPUs, each
+    child seeing its group in ``CUDA_VISIBLE_DEVICES``; ``count`` is the total. ``echo_for``
+    makes the function that shows children's output, given whether lines need run prefixes.
+    """
+    from sweepctl.agent.gpus import gpu_groups
     from sweepctl.agent.loop import Agent
+    from sweepctl.duration import parse_duration
 
     if count is not None and count < 1:
         raise UsageError("--count must be at least 1")
     if workers < 1:
         raise UsageError("--workers must be at least 1")
     store, sweep = get_sweep(ref, storage)
-    if timeout is None and sweep.spec.options.get("timeout") is not None:
-        from sweepctl.duration import parse_duration
-
-        timeout = parse_duration(sweep.spec.options["timeout"], what="sweepctl.timeout")
-    runner = Agent(store, sweep, count=count, workers=workers, timeout=timeout, echo=echo, say=say)
+    options = sweep.spec.options
+    if timeout is None and options.get("timeout") is not None:
+        timeout = parse_duration(options["timeout"], what="sweepctl.timeout")
+    groups = None
+    if gpus is not None:
+        groups = gpu_groups(gpus, gpus_per_run or int(options.get("gpus_per_run", 1)))
+    elif gpus_per_run is not None:
+        raise UsageError("--gpus-per-run needs --gpus", hint="e.g. --gpus 0,1,2,3 --gpus-per-run 2")
+    runner = Agent(
+        store,
+        sweep,
+        count=count,
+        workers=workers,
+        timeout=timeout,
+        gpu_groups=groups,
+        idle_exit=idle_exit,
+        echo=echo_for(len(groups) > 1 if groups else workers > 1) if echo_for else None,
+        say=say,
+    )
     return runner.run()
 
 
@@ -127,7 +160,10 @@ def runs(ref: str, *, storage: str | None = None, state: Sequence[str] | None = 
                 f"unknown run state {s!r}",
                 hint=did_you_mean(s, RUN_STATES) or f"one of: {', '.join(RUN_STATES)}",
             )
+    from sweepctl.controller.local import heartbeat_timeout
+
     store, sweep = get_sweep(ref, storage)
+    store.reap(sweep.id, heartbeat_timeout(sweep.spec))  # whoever looks notices lost runs
     return sweep, store.runs(sweep.id, state)
 
 

@@ -185,26 +185,43 @@ def agent(
     timeout: Annotated[
         str | None, typer.Option("--timeout", help="End a run after this long (90s, 5m, 2h).")
     ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option("--gpus", help="GPUs to fan out over: 0,1,2,3 or all (one worker each)."),
+    ] = None,
+    gpus_per_run: Annotated[
+        int | None, typer.Option("--gpus-per-run", help="GPUs per run with --gpus (default 1).")
+    ] = None,
+    idle_exit: Annotated[
+        str | None,
+        typer.Option("--idle-exit", help="Exit after waiting this long (paused sweep): 10m."),
+    ] = None,
     storage: StorageOpt = None,
 ) -> None:
     """Run the sweep's runs until --count is reached or the sweep is finished."""
+    import signal
+
     from sweepctl import api, render
     from sweepctl.agent.loop import write_echo
     from sweepctl.duration import parse_duration
 
     seconds = parse_duration(timeout, what="--timeout") if timeout is not None else None
+    idle = parse_duration(idle_exit, what="--idle-exit") if idle_exit is not None else None
     report = api.agent(
         sweep,
         storage=storage,
         count=count,
         workers=workers,
         timeout=seconds,
-        echo=write_echo(prefix_runs=workers > 1),
+        gpus=gpus,
+        gpus_per_run=gpus_per_run,
+        idle_exit=idle,
+        echo_for=write_echo,
         say=lambda message: render.info(("sweepctl: ", "dim"), message),
     )
-    render.agent_summary(report, show_tails=workers > 1)
+    render.agent_summary(report, show_tails=report.workers > 1)
     if report.interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(143 if report.signal == signal.SIGTERM else EXIT_INTERRUPTED)
     if report.failed_policy:
         raise typer.Exit(1)
 

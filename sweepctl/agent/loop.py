@@ -8,6 +8,7 @@ them as killed, a second one kills them at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -22,7 +23,15 @@ from typing import Any
 from sweepctl.agent import macros
 from sweepctl.agent.launch import Child, check_runnable, tail
 from sweepctl.agent.metrics import MetricsTail, metric_history, metric_value, summarize
-from sweepctl.controller.local import DONE, FINISH, RUN, WAIT, early_stops, next_run
+from sweepctl.controller.local import (
+    DONE,
+    FINISH,
+    RUN,
+    WAIT,
+    early_stops,
+    heartbeat_timeout,
+    next_run,
+)
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep
 
@@ -76,6 +85,8 @@ class AgentReport:
     outcomes: list[Outcome] = field(default_factory=list)
     stop_reason: str | None = None
     interrupted: bool = False
+    signal: int | None = None
+    workers: int = 1
     failed_policy: str | None = None
 
 
@@ -141,12 +152,18 @@ class Agent:
         say: Callable[[str], None] | None = None,
         cwd: Path | None = None,
         grace: float = GRACE,
+        gpu_groups: list[str] | None = None,
+        idle_exit: float | None = None,
     ) -> None:
         self.store = store
         self.sweep = sweep
         self.spec = sweep.spec
         self.count = count
-        self.workers = max(1, workers)
+        # One worker per GPU group, each child with that group in CUDA_VISIBLE_DEVICES.
+        self.gpu_groups = gpu_groups
+        self.workers = len(gpu_groups) if gpu_groups else max(1, workers)
+        self.idle_exit = idle_exit
+        self.heartbeat_timeout = heartbeat_timeout(self.spec)
         self.timeout = timeout
         self.echo = echo
         self.say = say or (lambda message: None)
@@ -162,6 +179,7 @@ class Agent:
         self._stop_requests: dict[str, str] = {}
         self._no_more = threading.Event()  # claim nothing new
         self._interrupt = threading.Event()  # first Ctrl-C / SIGTERM
+        self._interrupt_state = ("killed", "the agent was interrupted")
         self._kill_now = threading.Event()  # second Ctrl-C
         self._canceled = threading.Event()
         self._started_at = time.monotonic()
@@ -197,6 +215,7 @@ class Agent:
     # -- the main loop -----------------------------------------------------------------------
     def run(self) -> AgentReport:
         self.preflight()
+        self.report.workers = self.workers
         self.agent_id = self.store.register_agent(self.sweep.id, socket.gethostname(), os.getpid())
         previous = self._install_signals()
         threads = [
@@ -207,20 +226,31 @@ class Agent:
             for thread in threads:
                 thread.start()
             last_control = last_beat = time.monotonic()
+            # Often enough that a short timeout (seconds, in tests) never condemns a live run.
+            beat_every = min(HEARTBEAT_EVERY, self.heartbeat_timeout / 3)
             while any(t.is_alive() for t in threads):
                 for thread in threads:
                     thread.join(timeout=0.1)
                 now = time.monotonic()
                 if now - last_control >= CONTROL_EVERY:
                     last_control = now
-                    self._poll_control()
-                if now - last_beat >= HEARTBEAT_EVERY:
+                    self._guarded(self._poll_control)
+                if now - last_beat >= beat_every:
                     last_beat = now
-                    self.store.heartbeat(self.agent_id, list(self._active))
+                    self._guarded(lambda: self.store.heartbeat(self.agent_id, list(self._active)))
         finally:
             self._restore_signals(previous)
-            self.store.end_agent(self.agent_id)
+            self._guarded(lambda: self.store.end_agent(self.agent_id))
         return self.report
+
+    def _guarded(self, action: Callable[[], Any]) -> None:
+        """Run a store call of the main loop; a store that is away is said once, not fatal."""
+        from sweepctl.errors import SweepctlError
+
+        try:
+            action()
+        except SweepctlError as exc:
+            self.say(f"store unreachable, runs keep going: {exc.message}")
 
     def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
@@ -240,9 +270,14 @@ class Agent:
             self._kill_now.set()
             self.say("killing the running runs now")
             return
+        if signum == signal.SIGTERM:
+            # What SLURM and spot instances send before taking the machine: the runs did
+            # nothing wrong, so they are recorded as preempted and offered again.
+            self._interrupt_state = ("preempted", "the agent received SIGTERM")
         self._interrupt.set()
         self._no_more.set()
         self.report.interrupted = True
+        self.report.signal = signum
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         running = len(self._active)
         self.say(
@@ -274,20 +309,36 @@ class Agent:
             self._reserved -= 1
 
     def _worker(self, index: int) -> None:
-        waiting_said = False
+        from sweepctl.errors import SweepctlError
+
+        waiting_since: float | None = None
         while self._reserve():
-            action, value = next_run(self.store, self.sweep.id, self.agent_id, self.spec)
+            try:
+                action, value = next_run(self.store, self.sweep.id, self.agent_id, self.spec)
+            except SweepctlError as exc:
+                self._release()
+                action, value = WAIT, f"the store is unreachable ({exc.message})"
             if action == RUN:
-                waiting_said = False
+                waiting_since = None
                 with self._lock:
                     self.report.started += 1
                 self._after(self._execute(value, index))
                 continue
             self._release()
             if action == WAIT:
-                if not waiting_said and index == 0:
-                    self.say(f"waiting: {value}")
-                    waiting_said = True
+                now = time.monotonic()
+                if waiting_since is None:
+                    waiting_since = now
+                    if index == 0:
+                        self.say(f"waiting: {value}")
+                if self.idle_exit is not None and now - waiting_since >= self.idle_exit:
+                    with self._lock:
+                        if self.report.stop_reason is None:
+                            self.report.stop_reason = (
+                                f"idle for {self.idle_exit:g}s ({value}): --idle-exit"
+                            )
+                    self._no_more.set()
+                    return
                 self._interrupt.wait(CONTROL_EVERY)
                 continue
             if action in (DONE, FINISH):
@@ -334,8 +385,9 @@ class Agent:
             environ=self.environ,
             args_json_file=json_file,
         )
+        gpus = self.gpu_groups[index] if self.gpu_groups else None
         env = child_environment(
-            self.environ, sweep=self.sweep, spec=self.spec, run=run, files=files
+            self.environ, sweep=self.sweep, spec=self.spec, run=run, files=files, gpus=gpus
         )
         echo = None
         if self.echo is not None:
@@ -391,7 +443,7 @@ class Agent:
     def _ending(self, run_id: str, deadline: float | None) -> tuple[str, str] | None:
         """Why a running child must stop now, as (state, reason), or None."""
         if self._interrupt.is_set():
-            return "killed", "the agent was interrupted"
+            return self._interrupt_state
         if self._canceled.is_set():
             return "killed", "the sweep was canceled"
         with self._lock:
@@ -422,25 +474,35 @@ class _Recorder:
         self.summary: dict[str, Any] = {}
         self.best: float | None = None
         self.history: list[float] = []
+        self.pending: list[dict[str, Any]] = []
 
     def add(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
+        """Take new rows; write them with what is still pending (a store that was away)."""
+        from sweepctl.errors import SweepctlError
+
+        if not rows and not self.pending:
             return
         self.summary.update(summarize(rows))
         new_values: list[float] = []
-        if self.metric is not None:
+        if self.metric is not None and rows:
             new_values = metric_history(rows, self.metric.name)
             self.history.extend(new_values)
             value = metric_value(rows, self.summary, self.metric.name, self.metric.goal)
             if value is not None:
                 better = max if self.metric.maximize else min
                 self.best = value if self.best is None else better(self.best, value)
-        self.store.record_metrics(
-            self.run_id, self.steps, rows, self.summary, self.best, self.history
-        )
-        self.steps += len(rows)
+        self.pending.extend(rows)
+        try:
+            self.store.record_metrics(
+                self.run_id, self.steps, self.pending, self.summary, self.best, self.history
+            )
+        except SweepctlError:
+            return  # kept in memory; the next poll tries again, the child keeps running
+        self.steps += len(self.pending)
+        self.pending = []
         if new_values and self.spec.early_terminate is not None:
-            early_stops(self.store, self.sweep_id, self.spec)
+            with contextlib.suppress(SweepctlError):  # judged again with the next values
+                early_stops(self.store, self.sweep_id, self.spec)
 
 
 def write_echo(prefix_runs: bool) -> Callable[[str, bytes], None]:

@@ -7,8 +7,10 @@ It joins the store (history), the search method (next config) and the sweep's ow
 
 from __future__ import annotations
 
+import json
 import math
 import random
+from collections import Counter
 from typing import Any
 
 from sweepctl.search import RunRecord, method
@@ -17,6 +19,38 @@ from sweepctl.store import Run, Store, Sweep
 
 # What `decide` can answer: start a run, wait (paused), stop (nothing more will come).
 RUN, WAIT, DONE, FINISH = "run", "wait", "done", "finish"
+HEARTBEAT_TIMEOUT = 60.0  # default `sweepctl: {heartbeat_timeout}`
+RETRIES = 1  # default `sweepctl: {retries}`: a crashed or preempted config runs once more
+
+
+def heartbeat_timeout(spec: SweepSpec) -> float:
+    """Seconds after which a running run whose agent is silent counts as crashed."""
+    from sweepctl.duration import parse_duration
+
+    value = spec.options.get("heartbeat_timeout")
+    return parse_duration(value) if value is not None else HEARTBEAT_TIMEOUT
+
+
+def _config_key(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+def requeued(spec: SweepSpec, runs: list[Run]) -> dict[str, Any] | None:
+    """The config of the oldest run that ended through no fault of its own, to run again.
+
+    Crashed (agent lost) and preempted (agent sent SIGTERM) runs are retried, and failed
+    ones with ``retry_failed``, while the config has had at most ``retries`` retries and no
+    attempt of it is running or has ended any other way.
+    """
+    retries = int(spec.options.get("retries", RETRIES))
+    again = {"crashed", "preempted"} | ({"failed"} if spec.options.get("retry_failed") else set())
+    attempts = Counter(_config_key(r.config) for r in runs)
+    settled = {_config_key(r.config) for r in runs if r.state not in again}
+    for run in runs:
+        key = _config_key(run.config)
+        if run.state in again and key not in settled and attempts[key] <= retries:
+            return run.config
+    return None
 
 
 def target_reached(metric: Metric | None, runs: list[Run]) -> Run | None:
@@ -57,17 +91,29 @@ def decide(sweep: Sweep, runs: list[Run], spec: SweepSpec | None = None) -> tupl
         return FINISH, (
             f"run {winner.id} reached the target {spec.metric.name} = {spec.metric.target:g}"
         )
+    retry = requeued(spec, runs)
+    if retry is not None:
+        return RUN, retry
     seed = spec.options.get("seed")
     rng = random.Random(seed) if seed is not None else random.Random()
     config = method(spec.method)(spec, records(runs), rng)
     if config is None:
+        running = sum(r.state == "running" for r in runs)
+        if running:
+            # Not finished yet: a running run that crashes would be offered again.
+            return DONE, f"all grid points are handed out; {running} still running"
         return FINISH, f"all {len(runs)} grid points have been handed out"
     return RUN, config
 
 
 def next_run(store: Store, sweep_id: str, agent_id: str, spec: SweepSpec) -> tuple[str, Any]:
     """Claim the next run of a sweep for an agent, atomically across agents and machines."""
-    return store.claim(sweep_id, agent_id, lambda sweep, runs: decide(sweep, runs, spec))
+    return store.claim(
+        sweep_id,
+        agent_id,
+        lambda sweep, runs: decide(sweep, runs, spec),
+        stale_after=heartbeat_timeout(spec),
+    )
 
 
 def early_stops(store: Store, sweep_id: str, spec: SweepSpec) -> dict[str, str]:

@@ -240,6 +240,7 @@ class _Checker:
             self.error((), "missing required key 'parameters'", hint=_missing_hint("parameters"))
         self.check_method(data)
         self.check_command(data)
+        self.check_options(data)
         self.check_templated(data)
         return self.done()
 
@@ -321,6 +322,22 @@ class _Checker:
         for key in ("job", "image_uri"):
             if key in data and isinstance(data[key], str):
                 self.warning((key,), f"`{key}` is for W&B Launch; sweepctl ignores it")
+
+    def check_options(self, data: dict) -> None:
+        """The `sweepctl:` block's durations must be readable ones."""
+        options = data.get("sweepctl")
+        if not isinstance(options, dict):
+            return
+        from sweepctl.duration import parse_duration
+        from sweepctl.errors import UsageError
+
+        for key in ("timeout", "heartbeat_timeout"):
+            value = options.get(key)
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                try:
+                    parse_duration(value, what=f"sweepctl.{key}")
+                except UsageError as exc:
+                    self.error(("sweepctl", key), exc.message, hint=exc.hint)
 
     def check_command(self, data: dict) -> None:
         command = data.get("command")

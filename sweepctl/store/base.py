@@ -425,6 +425,7 @@ class Store:
         sweep_id: str,
         agent_id: str,
         decide: Callable[[Sweep, list[Run]], tuple[str, Any]],
+        stale_after: float | None = None,
     ) -> tuple[str, Any]:
         """Lock the sweep, let ``decide(sweep, runs)`` choose, and act on it atomically.
 
@@ -441,6 +442,8 @@ class Store:
             if row is None:
                 raise UsageError(f"no sweep {sweep_id!r} in this store")
             sweep = _sweep(row)
+            if stale_after is not None:
+                _mark_crashed(conn, sweep_id, stale_after)
             # Everything a decision may use, but not the summaries: they can be large, and
             # reading them for every run at every claim would grow the claim with the sweep.
             columns = [c for c in t.runs.c if c.name != "summary"]
@@ -479,6 +482,10 @@ class Store:
             return "run", _run(SimpleNamespace(**dict.fromkeys(_RUN_OPTIONAL), **values))
 
         return self.write(transaction)
+
+    def reap(self, sweep_id: str, stale_after: float) -> int:
+        """Mark running runs whose agent has been silent too long as crashed; how many."""
+        return self.write(lambda conn: _mark_crashed(conn, sweep_id, stale_after))
 
     def record_metrics(
         self,
@@ -639,3 +646,22 @@ _RUN_OPTIONAL = (
     "reason",
     "stop_requested",
 )
+
+
+def _mark_crashed(conn: Connection, sweep_id: str, stale_after: float) -> int:
+    """In a write transaction: running runs unheard of for ``stale_after`` s become crashed."""
+    now = time.time()
+    return conn.execute(
+        sa.update(t.runs)
+        .where(
+            t.runs.c.sweep_id == sweep_id,
+            t.runs.c.state == "running",
+            t.runs.c.heartbeat_at < now - stale_after,
+        )
+        .values(
+            state="crashed",
+            ended_at=t.runs.c.heartbeat_at,
+            reason=f"no heartbeat for {stale_after:g}s: its agent is gone "
+            "(killed, or its machine lost)",
+        )
+    ).rowcount

@@ -1,0 +1,264 @@
+"""Bayesian search on Optuna: each call rebuilds an in-memory study from the sweep's history.
+
+How the history is read (W&B's run metric is already in ``RunRecord.metric``):
+
+* ``finished`` runs are observations of their metric. One without a finite metric gets the
+  imputed value (below), as W&B replaces non-finite values by the worst.
+* ``stopped`` runs (early-terminated, or stopped by hand) are observations of the best value
+  they logged, a pessimistic but real one; without a metric they are left out of the model.
+* ``failed`` and ``timeout`` runs are the config's own outcome: they get ``metric.impute``
+  (``worst``, the default: the worst observed value; ``best``; ``latest``: the run's last
+  logged value), so the model learns to avoid the region, as W&B's ``impute`` does. While no
+  run has a value to impute from, they are left out of the model (W&B would use 0.0, which is
+  the best value a loss can take).
+* ``killed`` runs (agent interrupted, sweep canceled) say nothing about their config and are
+  left out of the model.
+* ``running`` runs, ``crashed`` and ``preempted`` ones (which are offered again) and any other
+  state are in flight: RUNNING trials, which the sampler treats as pending (GP: q-batch
+  expected improvement over them; TPE: constant liar), so parallel agents spread out.
+
+Every run's config, whatever its state, is *taken*: a suggestion is never a config that a run
+already holds. If the sampler proposes one, it is asked again (the proposal stays pending in
+the study, which pushes the next one away), then random points are drawn. A space of discrete
+parameters only can be used up: then suggest returns None and the sweep finishes, as an
+exhausted grid does (W&B's bayes would repeat configs forever instead).
+
+Until ``n_startup`` runs have values, configs are quasi-random: a scrambled Sobol sequence in
+the unit cube, mapped through each parameter's W&B distribution (so the first runs follow the
+sweep's priors, probabilities included). The sweep's seed fixes the scrambling and the
+sampler's seed, so ``sweepctl: {seed: N}`` with the same history gives the same suggestion.
+
+Optuna, scipy and torch are imported inside :func:`suggest`, so commands that do not search
+stay light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from sweepctl.search import RunRecord
+from sweepctl.search.latent import Space
+from sweepctl.spec.model import Metric, SweepSpec
+
+OBSERVED = ("finished", "stopped")
+IMPUTED = ("failed", "timeout")
+IGNORED = ("killed",)
+_RETRIES = 3  # sampler asks before falling back to random points
+_RANDOM_TRIES = 256
+_ENUMERATE_MAX = 200_000  # a discrete space this small is searched exhaustively when needed
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How bayes searches; the defaults are the measured choice (bench/bayes_quick.py)."""
+
+    sampler: str = "gp"  # "gp" (Optuna's GPSampler) or "tpe" (multivariate, constant liar)
+    n_startup: int = 5  # quasi-random configs before the model takes over
+    gp_max_history: int = 300  # past this many observations, TPE instead of GP (latency)
+
+
+DEFAULT = Settings()
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One run as the model sees it."""
+
+    point: tuple[float, ...]
+    value: float | None  # None: in flight
+
+
+def observations(
+    space: Space, metric: Metric | None, history: Sequence[RunRecord]
+) -> list[Observation]:
+    """The history's runs that the model learns from (see the module docstring)."""
+    maximize = metric is not None and metric.maximize
+    values = [
+        r.metric
+        for r in history
+        if r.state in OBSERVED and r.metric is not None and math.isfinite(r.metric)
+    ]
+    worst = (min if maximize else max)(values) if values else None
+    best = (max if maximize else min)(values) if values else None
+    impute = metric.impute if metric is not None else "worst"
+    out = []
+    for run in history:
+        point = space.point(run.config)
+        if point is None:
+            continue
+        finite = run.metric is not None and math.isfinite(run.metric)
+        if (run.state == "stopped" and not finite) or run.state in IGNORED:
+            continue
+        if run.state in OBSERVED and finite:
+            value: float | None = run.metric
+        elif run.state in (*OBSERVED, *IMPUTED):
+            logged = [v for v in run.history if math.isfinite(v)]
+            if impute == "latest" and logged:
+                value = logged[-1]
+            else:
+                value = best if impute == "best" else worst
+            if value is None:
+                continue
+        else:
+            value = None
+        out.append(Observation(point, value))
+    return out
+
+
+def suggest(
+    spec: SweepSpec,
+    history: Sequence[RunRecord],
+    rng: random.Random,
+    settings: Settings = DEFAULT,
+) -> dict[str, Any] | None:
+    """The next config: quasi-random at first, then the model's; None if the space is used up."""
+    space = Space.of(spec)
+    taken = space.taken(history)
+    size = space.size
+    if size is not None and len(taken) >= size:
+        return None
+    sweep_seed = rng.getrandbits(32)
+    # str seeds hash with SHA-512: stable across processes, unlike hash().
+    call = random.Random(f"sweepctl-bayes:{sweep_seed}:{len(history)}")
+    seen = observations(space, spec.metric, history)
+    n_values = sum(o.value is not None for o in seen)
+    if not space.dims:
+        return space.config(())
+    if n_values < settings.n_startup:
+        candidates = _quasi_random(space, sweep_seed, len(history))
+    else:
+        candidates = _model(space, spec.metric, seen, settings, call.getrandbits(32))
+    from threadpoolctl import threadpool_limits
+
+    # One thread for BLAS and OpenMP: on a busy machine their pools fight each other (and the
+    # training runs beside the agent); a GP suggestion is ~10x faster single-threaded.
+    with threadpool_limits(limits=1):
+        for point in _fallback(candidates, space, call, size):
+            config = space.config(point)
+            if space.key(config) not in taken:
+                return config
+    return None  # unreachable: _fallback ends with the unused points of a finite space
+
+
+def _fallback(
+    candidates: Iterator[tuple[float, ...]], space: Space, rng: random.Random, size: int | None
+) -> Iterator[tuple[float, ...]]:
+    """The candidates, then uniform random points, then every point of a finite space."""
+    yield from candidates
+    for _ in range(_RANDOM_TRIES):
+        yield tuple(d.from_unit(rng.random()) for d in space.dims)
+    if size is not None and size <= _ENUMERATE_MAX:
+        points = list(product(*(list(d.lattice()) for d in space.dims)))
+        rng.shuffle(points)
+        yield from points
+
+
+def _quasi_random(space: Space, seed: int, index: int) -> Iterator[tuple[float, ...]]:
+    """Points ``index``, ``index + 1``, ... of a scrambled Sobol sequence, in latent terms."""
+    from scipy.stats import qmc
+
+    sobol = qmc.Sobol(len(space.dims), scramble=True, seed=seed)
+    if index:
+        sobol.fast_forward(index)
+    for _ in range(_RETRIES * 4):
+        u = sobol.random(1)[0]
+        yield tuple(d.from_unit(float(x)) for d, x in zip(space.dims, u, strict=True))
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Optuna's info logs and experimental warnings off, for this call only."""
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _sampler(settings: Settings, n_values: int, seed: int) -> Any:
+    import optuna
+
+    if settings.sampler == "gp" and n_values <= settings.gp_max_history:
+        return optuna.samplers.GPSampler(
+            seed=seed, n_startup_trials=settings.n_startup, warn_independent_sampling=False
+        )
+    if settings.sampler not in ("gp", "tpe"):
+        raise ValueError(f"unknown bayes sampler {settings.sampler!r}")
+    return optuna.samplers.TPESampler(
+        seed=seed, n_startup_trials=settings.n_startup, multivariate=True, constant_liar=True
+    )
+
+
+def _model(
+    space: Space,
+    metric: Metric | None,
+    seen: Sequence[Observation],
+    settings: Settings,
+    seed: int,
+) -> Iterator[tuple[float, ...]]:
+    """The sampler's suggestions, each left pending in the study so the next one differs."""
+    with _quiet():
+        import optuna
+        from optuna.distributions import (
+            CategoricalDistribution,
+            FloatDistribution,
+            IntDistribution,
+        )
+        from optuna.trial import TrialState, create_trial
+
+        distributions: dict[str, Any] = {}
+        for dim in space.dims:
+            if dim.kind == "index":
+                distributions[dim.name] = CategoricalDistribution(tuple(range(len(dim.choices))))
+            elif dim.kind == "int":
+                distributions[dim.name] = IntDistribution(int(dim.low), int(dim.high))
+            else:
+                distributions[dim.name] = FloatDistribution(dim.low, dim.high)
+        n_values = sum(o.value is not None for o in seen)
+        study = optuna.create_study(
+            sampler=_sampler(settings, n_values, seed),
+            direction="maximize" if metric is not None and metric.maximize else "minimize",
+        )
+        study.add_trials(
+            create_trial(
+                state=TrialState.RUNNING if o.value is None else TrialState.COMPLETE,
+                value=o.value,
+                params={
+                    d.name: _optuna_value(d.kind, x)
+                    for d, x in zip(space.dims, o.point, strict=True)
+                },
+                distributions=distributions,
+            )
+            for o in seen
+        )
+    for _ in range(_RETRIES):
+        with _quiet():
+            trial = study.ask(distributions)
+        yield tuple(float(trial.params[d.name]) for d in space.dims)
+
+
+def _optuna_value(kind: str, x: float) -> float | int:
+    return x if kind == "unit" else int(x)
+
+
+def warm_up() -> None:
+    """Import what :func:`suggest` needs, so a caller can pay for it outside the sweep's lock."""
+    import optuna  # noqa: F401
+    from scipy.stats import qmc  # noqa: F401
+
+    if DEFAULT.sampler == "gp":
+        with contextlib.suppress(ImportError):
+            import torch  # noqa: F401

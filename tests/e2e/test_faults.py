@@ -1,0 +1,143 @@
+"""Faults and fan-out with real processes and signals: nothing is lost when an agent dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from .test_local_sweep import _running, _wait_for
+
+pytestmark = pytest.mark.slow
+
+SLEEPY = """
+import os, sys, time
+import sweepctl
+sweepctl.log({"gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "none"), "loss": 1.0})
+time.sleep(float(os.environ.get("SLEEP", "1")))
+sweepctl.log({"loss": 0.5})
+"""
+
+SWEEP = """
+program: prog.py
+method: grid
+metric: {name: loss}
+parameters:
+  a: {values: [1, 2, 3, 4]}
+sweepctl: {heartbeat_timeout: 2s}
+"""
+
+
+@pytest.mark.parametrize("ws", ["sqlite"], indirect=True)
+def test_gpu_fan_out_gives_each_worker_its_group(ws):
+    ws.file("prog.py", SLEEPY)
+    ws.file("s.yaml", SWEEP)
+    sweep = ws.create("s.yaml")
+    ws.run("agent", sweep, "--gpus", "0,1,2,3", "--gpus-per-run", "2")
+    runs = ws.json("runs", sweep)
+    seen = [r["summary"]["gpus"] for r in runs]
+    assert len(runs) == 4 and set(seen) == {"0,1", "2,3"}
+    # The two groups ran side by side: the second run started before the first ended.
+    assert runs[1]["started_at"] <= runs[0]["ended_at"]
+    proc = ws.run("agent", sweep, "--gpus", "0,1,2", "--gpus-per-run", "2", check=False)
+    assert proc.returncode == 2 and "3 GPUs cannot be split into groups of 2" in proc.stderr
+
+
+@pytest.mark.parametrize("ws", ["sqlite", "postgres"], indirect=True)
+def test_killed_agent_runs_become_crashed_and_are_offered_again(ws):
+    ws.file("prog.py", SLEEPY)
+    ws.file("s.yaml", SWEEP.replace("[1, 2, 3, 4]", "[1, 2]"))
+    ws.env["SLEEP"] = "30"
+    sweep = ws.create("s.yaml")
+    proc = ws.popen("agent", sweep, "--workers", "2")
+    _wait_for(lambda: len(_running(ws, sweep)) == 2)
+    os.kill(proc.pid, signal.SIGKILL)  # the agent dies at once; its children are left
+    proc.wait()
+    time.sleep(3)  # longer than heartbeat_timeout: 2s
+    runs = ws.json("runs", sweep)  # any command that looks notices
+    assert [r["state"] for r in runs] == ["crashed", "crashed"]
+    assert "no heartbeat for 2s" in runs[0]["reason"]
+
+    ws.env["SLEEP"] = "0"
+    ws.run("agent", sweep)  # a new agent runs the lost configs again, then the grid ends
+    runs = ws.json("runs", sweep)
+    assert [r["state"] for r in runs] == ["crashed", "crashed", "finished", "finished"]
+    assert sorted(r["config"]["a"] for r in runs[2:]) == [1, 2]
+    for pid in _orphans("prog.py"):  # the first agent's children, still sleeping
+        os.kill(pid, signal.SIGKILL)
+
+
+def _orphans(name: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    if name.encode() in fh.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("ws", ["sqlite", "postgres"], indirect=True)
+def test_sigterm_preempts_runs_which_are_requeued(ws):
+    ws.file("prog.py", SLEEPY)
+    ws.file("s.yaml", SWEEP.replace("[1, 2, 3, 4]", "[1, 2, 3]"))
+    ws.env["SLEEP"] = "30"
+    sweep = ws.create("s.yaml")
+    proc = ws.popen("agent", sweep, "--workers", "2")
+    _wait_for(lambda: len(_running(ws, sweep)) == 2)
+    proc.send_signal(signal.SIGTERM)  # what SLURM or a spot instance sends
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    runs = ws.json("runs", sweep)
+    assert [r["state"] for r in runs] == ["preempted", "preempted"]
+    assert runs[0]["reason"] == "the agent received SIGTERM"
+    ws.env["SLEEP"] = "0"
+    ws.run("agent", sweep)
+    runs = ws.json("runs", sweep)
+    assert sorted(r["config"]["a"] for r in runs if r["state"] == "finished") == [1, 2, 3]
+    assert _orphans(str(ws.root / "prog.py")) == []
+
+
+@pytest.mark.parametrize("ws", ["sqlite"], indirect=True)
+def test_failed_runs_are_retried_when_asked(ws):
+    ws.file(
+        "prog.py",
+        """
+        import os, sys
+        import sweepctl
+        marker = "tried-" + sys.argv[1]
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            sys.exit(1)  # fails the first time only
+        sweepctl.log({"loss": 0.1})
+        """,
+    )
+    ws.file(
+        "s.yaml",
+        SWEEP.replace("[1, 2, 3, 4]", "[1, 2]").replace(
+            "heartbeat_timeout: 2s", "retries: 1, retry_failed: true"
+        ),
+    )
+    sweep = ws.create("s.yaml")
+    ws.run("agent", sweep)
+    states = [(r["config"]["a"], r["state"]) for r in ws.json("runs", sweep)]
+    assert sorted(states) == [(1, "failed"), (1, "finished"), (2, "failed"), (2, "finished")]
+
+
+@pytest.mark.parametrize("ws", ["sqlite"], indirect=True)
+def test_idle_exit_ends_an_agent_waiting_on_a_paused_sweep(ws):
+    ws.file("prog.py", SLEEPY)
+    ws.file("s.yaml", SWEEP)
+    sweep = ws.create("s.yaml")
+    ws.run("pause", sweep)
+    started = time.monotonic()
+    proc = ws.run("agent", sweep, "--idle-exit", "2s")
+    assert time.monotonic() - started < 30
+    assert "waiting: the sweep is paused" in proc.stderr
+    assert "--idle-exit" in proc.stderr
+    assert ws.json("runs", sweep) == []
