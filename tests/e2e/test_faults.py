@@ -141,3 +141,69 @@ def test_idle_exit_ends_an_agent_waiting_on_a_paused_sweep(ws):
     assert "waiting: the sweep is paused" in proc.stderr
     assert "--idle-exit" in proc.stderr
     assert ws.json("runs", sweep) == []
+
+
+@pytest.mark.parametrize("ws", ["sqlite"], indirect=True)
+def test_sqlite_store_stays_consistent_when_agents_are_killed_at_any_moment(ws):
+    import random
+
+    ws.file("prog.py", "import sweepctl\nsweepctl.log({'loss': 1.0})\n")
+    ws.file("s.yaml", SWEEP.replace("[1, 2, 3, 4]", "[" + ", ".join(map(str, range(60))) + "]"))
+    sweep = ws.create("s.yaml")
+    rng = random.Random(7)
+    for _ in range(5):
+        procs = [ws.popen("agent", sweep) for _ in range(2)]
+        time.sleep(rng.uniform(0.8, 2.0))
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    time.sleep(2.5)  # past heartbeat_timeout: whatever was running is now crashed
+    (ok,) = ws.sql("PRAGMA integrity_check")
+    assert ok == ("ok",)
+    ws.run("agent", sweep)
+    runs = ws.json("runs", sweep)
+    finished = [r["config"]["a"] for r in runs if r["state"] == "finished"]
+    assert len(finished) == len(set(finished))  # no grid point finished twice
+    assert {r["state"] for r in runs} <= {"finished", "crashed"}
+    held = {r["config"]["a"] for r in runs}
+    assert held == set(range(60))  # every point was handed out
+
+
+@pytest.mark.parametrize("ws", ["postgres"], indirect=True)
+def test_dropped_postgres_connections_are_retried_and_no_metric_is_lost(ws):
+    import sqlalchemy as sa
+
+    ws.file(
+        "prog.py",
+        "import time, sweepctl\nfor i in range(40):\n"
+        "    sweepctl.log({'loss': 1.0 / (i + 1)})\n    time.sleep(0.05)\n",
+    )
+    ws.file("s.yaml", SWEEP.replace("[1, 2, 3, 4]", "[1, 2]"))
+    tag = "sweepctl_drop_" + ws.root.name[-8:]
+    ws.env["SWEEPCTL_STORAGE"] += f"&application_name={tag}"
+    sweep = ws.create("s.yaml")
+    proc = ws.popen("agent", sweep)
+    admin = sa.create_engine(ws.url.replace("postgresql://", "postgresql+psycopg://", 1))
+    killed = 0
+    try:
+        for _ in range(8):  # drop the agent's connections again and again while it runs
+            time.sleep(0.4)
+            with admin.connect() as conn:
+                killed += conn.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = :tag"
+                    ),
+                    {"tag": tag},
+                ).scalar()
+                conn.commit()
+    finally:
+        admin.dispose()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert killed > 0  # the agent really lost connections
+    runs = ws.json("runs", sweep)
+    assert [r["state"] for r in runs] == ["finished", "finished"]
+    assert all(r["summary"]["_step"] == 39 for r in runs)  # every logged step arrived
+    steps = ws.sql("SELECT run_id, count(*) FROM sweepctl_metrics GROUP BY run_id")
+    assert sorted(n for _, n in steps) == [40, 40]
