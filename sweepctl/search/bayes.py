@@ -62,6 +62,7 @@ class Settings:
     sampler: str = "gp"  # "gp" (Optuna's GPSampler) or "tpe" (multivariate, constant liar)
     n_startup: int = 5  # quasi-random configs before the model takes over
     gp_max_history: int = 300  # past this many observations, TPE instead of GP (latency)
+    deterministic: bool = False  # GP: assume no observation noise
 
 
 DEFAULT = Settings()
@@ -193,7 +194,10 @@ def _sampler(settings: Settings, n_values: int, seed: int) -> Any:
 
     if settings.sampler == "gp" and n_values <= settings.gp_max_history:
         return optuna.samplers.GPSampler(
-            seed=seed, n_startup_trials=settings.n_startup, warn_independent_sampling=False
+            seed=seed,
+            n_startup_trials=settings.n_startup,
+            deterministic_objective=settings.deterministic,
+            warn_independent_sampling=False,
         )
     if settings.sampler not in ("gp", "tpe"):
         raise ValueError(f"unknown bayes sampler {settings.sampler!r}")
