@@ -112,12 +112,14 @@ def agent(
     idle_exit: float | None = None,
     echo_for: Callable[[bool], Callable[[str, bytes], None]] | None = None,
     say: Callable[[str], None] | None = None,
+    observe: Callable[[Any, int], Any] | None = None,
 ):
     """Run runs of a sweep until ``count`` is reached or the sweep has nothing more to run.
 
     ``gpus`` ("0,1,2,3" or "all") runs one worker per group of ``gpus_per_run`` GPUs, each
     child seeing its group in ``CUDA_VISIBLE_DEVICES``; ``count`` is the total. ``echo_for``
-    makes the function that shows children's output, given whether lines need run prefixes.
+    makes the function that shows children's output, given whether lines need run prefixes;
+    ``observe(sweep, workers)`` makes the observer that shows progress.
     """
     from sweepctl.agent.gpus import gpu_groups
     from sweepctl.agent.loop import Agent
@@ -136,6 +138,8 @@ def agent(
         groups = gpu_groups(gpus, gpus_per_run or int(options.get("gpus_per_run", 1)))
     elif gpus_per_run is not None:
         raise UsageError("--gpus-per-run needs --gpus", hint="e.g. --gpus 0,1,2,3 --gpus-per-run 2")
+    several = len(groups) > 1 if groups else workers > 1
+    observer = observe(sweep, len(groups) if groups else workers) if observe else None
     runner = Agent(
         store,
         sweep,
@@ -144,10 +148,15 @@ def agent(
         timeout=timeout,
         gpu_groups=groups,
         idle_exit=idle_exit,
-        echo=echo_for(len(groups) > 1 if groups else workers > 1) if echo_for else None,
+        echo=echo_for(several) if echo_for else None,
         say=say,
+        observer=observer,
     )
-    return runner.run()
+    try:
+        return runner.run()
+    finally:
+        if observer is not None:
+            observer.close()
 
 
 def runs(ref: str, *, storage: str | None = None, state: Sequence[str] | None = None):

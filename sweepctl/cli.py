@@ -196,6 +196,12 @@ def agent(
         str | None,
         typer.Option("--idle-exit", help="Exit after waiting this long (paused sweep): 10m."),
     ] = None,
+    show_output: Annotated[
+        bool,
+        typer.Option(
+            "--show-output", help="On a terminal, show the runs' output instead of a live view."
+        ),
+    ] = False,
     storage: StorageOpt = None,
 ) -> None:
     """Run the sweep's runs until --count is reached or the sweep is finished."""
@@ -207,6 +213,23 @@ def agent(
 
     seconds = parse_duration(timeout, what="--timeout") if timeout is not None else None
     idle = parse_duration(idle_exit, what="--idle-exit") if idle_exit is not None else None
+    # On a terminal a live view replaces the children's output (it is in each run's log
+    # file); in a pipe or a file, plain lines and the children's output.
+    live = sys.stderr.isatty() and not show_output
+
+    def observe(found_sweep, n_workers):
+        from sweepctl.progress import LiveView, LogLines
+
+        total = count or found_sweep.spec.run_cap
+        if total is None and found_sweep.method == "grid":
+            from sweepctl.search.grid import grid_points
+
+            _, existing = api.runs(found_sweep.id, storage=storage)
+            total = max(0, grid_points(found_sweep.spec) - len(existing))
+        if live:
+            return LiveView(found_sweep, total, n_workers)
+        return LogLines(found_sweep, total)
+
     report = api.agent(
         sweep,
         storage=storage,
@@ -216,10 +239,11 @@ def agent(
         gpus=gpus,
         gpus_per_run=gpus_per_run,
         idle_exit=idle,
-        echo_for=write_echo,
+        echo_for=None if live else write_echo,
         say=lambda message: render.info(("sweepctl: ", "dim"), message),
+        observe=observe,
     )
-    render.agent_summary(report, show_tails=report.workers > 1)
+    render.agent_summary(report, show_tails=report.workers > 1 and not live)
     if report.interrupted:
         raise typer.Exit(143 if report.signal == signal.SIGTERM else EXIT_INTERRUPTED)
     if report.failed_policy:

@@ -75,6 +75,7 @@ class Outcome:
     reason: str | None
     elapsed: float
     log: Path | None = None
+    metric: float | None = None
 
 
 @dataclass
@@ -154,6 +155,7 @@ class Agent:
         grace: float = GRACE,
         gpu_groups: list[str] | None = None,
         idle_exit: float | None = None,
+        observer: Any = None,
     ) -> None:
         self.store = store
         self.sweep = sweep
@@ -164,6 +166,11 @@ class Agent:
         self.workers = len(gpu_groups) if gpu_groups else max(1, workers)
         self.idle_exit = idle_exit
         self.heartbeat_timeout = heartbeat_timeout(self.spec)
+        if observer is None:
+            from sweepctl.progress import Observer
+
+            observer = Observer()
+        self.observer = observer
         self.timeout = timeout
         self.echo = echo
         self.say = say or (lambda message: None)
@@ -342,10 +349,11 @@ class Agent:
                 self._interrupt.wait(CONTROL_EVERY)
                 continue
             if action in (DONE, FINISH):
+                # Only this worker stops: the others find out at their own next claim, and
+                # the last one to ask is the one that can mark a grid finished.
                 with self._lock:
-                    if self.report.stop_reason is None:
+                    if self.report.stop_reason is None or action == FINISH:
                         self.report.stop_reason = value
-                self._no_more.set()
             return
 
     def _after(self, outcome: Outcome) -> None:
@@ -400,8 +408,10 @@ class Agent:
             return Outcome(run, "failed", None, reason, 0.0, files.log)
         with self._lock:
             self._active[run.id] = child
+        self.observer.started(run, index)
+        metric = None
         try:
-            state, code, reason = self._watch(run, child, files)
+            state, code, reason, metric = self._watch(run, child, files)
         except Exception as exc:  # a bug or a lost store must not leave the run "running"
             code = child.stop(self.grace, self._kill_now)
             state, reason = "failed", f"sweepctl error while watching the run: {exc!r}"
@@ -412,11 +422,15 @@ class Agent:
                 self._active.pop(run.id, None)
                 self._stop_requests.pop(run.id, None)
         self.store.finish_run(run.id, state, exit_code=code, reason=reason)
-        return Outcome(run, state, code, reason, child.elapsed, files.log)
+        outcome = Outcome(run, state, code, reason, child.elapsed, files.log, metric)
+        self.observer.ended(outcome)
+        return outcome
 
-    def _watch(self, run: Run, child: Child, files: RunFiles) -> tuple[str, int | None, str | None]:
+    def _watch(
+        self, run: Run, child: Child, files: RunFiles
+    ) -> tuple[str, int | None, str | None, float | None]:
         metrics = MetricsTail(files.metrics)
-        recorder = _Recorder(self.store, self.sweep.id, run.id, self.spec)
+        recorder = _Recorder(self.store, self.sweep.id, run.id, self.spec, self.observer)
         deadline = child.started + self.timeout if self.timeout else None
         while True:
             code = child.wait(POLL)
@@ -429,16 +443,17 @@ class Agent:
                 state, reason = ending
                 code = child.stop(self.grace, self._kill_now)
                 recorder.add(metrics.read_new(final=True))
-                return state, code, reason
+                return state, code, reason, recorder.best
         if code == 0:
-            return "finished", code, None
+            return "finished", code, None, recorder.best
         if code < 0:
             name = (
                 signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else code
             )
-            return "failed", code, f"killed by {name}"
+            return "failed", code, f"killed by {name}", recorder.best
         last = tail(files.log, 1)
-        return "failed", code, f"exit code {code}" + (f": {last[0].strip()}" if last else "")
+        why = f"exit code {code}" + (f": {last[0].strip()}" if last else "")
+        return "failed", code, why, recorder.best
 
     def _ending(self, run_id: str, deadline: float | None) -> tuple[str, str] | None:
         """Why a running child must stop now, as (state, reason), or None."""
@@ -464,8 +479,11 @@ class _Recorder:
     whole sweep, so a run is judged as soon as its data exists, whichever agent runs it.
     """
 
-    def __init__(self, store: Store, sweep_id: str, run_id: str, spec: SweepSpec) -> None:
+    def __init__(
+        self, store: Store, sweep_id: str, run_id: str, spec: SweepSpec, observer: Any
+    ) -> None:
         self.store = store
+        self.observer = observer
         self.sweep_id = sweep_id
         self.run_id = run_id
         self.spec = spec
@@ -492,6 +510,7 @@ class _Recorder:
                 better = max if self.metric.maximize else min
                 self.best = value if self.best is None else better(self.best, value)
         self.pending.extend(rows)
+        self.observer.progress(self.run_id, self.summary, self.best)
         try:
             self.store.record_metrics(
                 self.run_id, self.steps, self.pending, self.summary, self.best, self.history

@@ -27,10 +27,15 @@ def iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
+def scored_runs(runs: list[Run]) -> list[Run]:
+    """The runs a best run is chosen from: finished runs with a value, else any with one."""
+    scored = [r for r in runs if r.metric is not None and math.isfinite(r.metric)]
+    return [r for r in scored if r.state == "finished"] or scored
+
+
 def best_run(metric: Metric | None, runs: list[Run]) -> Run | None:
     """The run with the best metric: among finished runs, else among any with a value."""
-    scored = [r for r in runs if r.metric is not None and math.isfinite(r.metric)]
-    pool = [r for r in scored if r.state == "finished"] or scored
+    pool = scored_runs(runs)
     if metric is None or not pool:
         return None
     pick = max if metric.maximize else min
@@ -110,16 +115,21 @@ def write_runs(runs: list[Run], out: Path) -> None:
     elif suffix == ".jsonl":
         text = "".join(json.dumps(r, default=str) + "\n" for r in rows)
     else:
-        columns: list[str] = []
-        for row in rows:
-            columns.extend(k for k in row if k not in columns)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
-        text = buffer.getvalue()
+        text = csv_text(rows)
     write_text(out, text)
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Flat rows as CSV: every key any row has is a column; lists and dicts as JSON."""
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+    return buffer.getvalue()
 
 
 def _cell(value: Any) -> Any:

@@ -23,13 +23,19 @@ the study, which pushes the next one away), then random points are drawn. A spac
 parameters only can be used up: then suggest returns None and the sweep finishes, as an
 exhausted grid does (W&B's bayes would repeat configs forever instead).
 
-Until ``n_startup`` runs have values, configs are quasi-random: a scrambled Sobol sequence in
-the unit cube, mapped through each parameter's W&B distribution (so the first runs follow the
-sweep's priors, probabilities included). The sweep's seed fixes the scrambling and the
-sampler's seed, so ``sweepctl: {seed: N}`` with the same history gives the same suggestion.
+Until ``n_startup`` (4) runs have values, configs are quasi-random: a scrambled Sobol
+sequence in the unit cube, mapped through each parameter's W&B distribution (so the first runs
+follow the sweep's priors, probabilities included). Then Optuna's GPSampler (Matern-5/2 with
+one length scale per parameter, log expected improvement, q-batch over the runs in flight)
+suggests; past ``gp_max_history`` (200) observations its fit costs more than the sweep's lock
+should be held for (0.5 s at 300, 4.5 s at 1000), so multivariate TPE with constant liar takes
+over (0.1 s at 1000). Both choices, and the GP over TPE, are measured in bench/bayes_quick.py.
+Without torch installed, TPE is used throughout.
 
-Optuna, scipy and torch are imported inside :func:`suggest`, so commands that do not search
-stay light.
+The sweep's seed fixes the scrambling and the sampler's seed, so ``sweepctl: {seed: N}`` with
+the same history gives the same suggestion. Optuna, scipy and torch are imported inside
+:func:`suggest` (call :func:`warm_up` to pay for that outside the sweep's lock), so commands
+that do not search stay light.
 """
 
 from __future__ import annotations
@@ -60,8 +66,8 @@ class Settings:
     """How bayes searches; the defaults are the measured choice (bench/bayes_quick.py)."""
 
     sampler: str = "gp"  # "gp" (Optuna's GPSampler) or "tpe" (multivariate, constant liar)
-    n_startup: int = 5  # quasi-random configs before the model takes over
-    gp_max_history: int = 300  # past this many observations, TPE instead of GP (latency)
+    n_startup: int = 4  # quasi-random configs before the model takes over
+    gp_max_history: int = 200  # past this many observations, TPE instead of GP (latency)
     deterministic: bool = False  # GP: assume no observation noise
 
 
@@ -192,7 +198,7 @@ def _quiet() -> Iterator[None]:
 def _sampler(settings: Settings, n_values: int, seed: int) -> Any:
     import optuna
 
-    if settings.sampler == "gp" and n_values <= settings.gp_max_history:
+    if settings.sampler == "gp" and n_values <= settings.gp_max_history and _has_torch():
         return optuna.samplers.GPSampler(
             seed=seed,
             n_startup_trials=settings.n_startup,
@@ -204,6 +210,14 @@ def _sampler(settings: Settings, n_values: int, seed: int) -> Any:
     return optuna.samplers.TPESampler(
         seed=seed, n_startup_trials=settings.n_startup, multivariate=True, constant_liar=True
     )
+
+
+def _has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _model(

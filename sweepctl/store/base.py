@@ -7,8 +7,7 @@ import os
 import secrets
 import string
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -226,37 +225,37 @@ class Store:
             return Path(self.url.removeprefix("sqlite:///")).parent
         return Path.cwd() / STORE_DIR
 
-    @contextmanager
-    def _tx(self, write: bool) -> Iterator[Connection]:
-        try:
-            with self.engine.connect().execution_options(write=write) as conn, conn.begin():
-                yield conn
-        except sa.exc.OperationalError as exc:
-            raise SweepctlError(
-                f"the store could not be used: {exc.orig}",
-                hint=f"store: {self.engine.url.render_as_string(hide_password=True)}",
-            ) from None
-
     def write(self, fn: Callable[[Connection], Any], attempts: int = 8) -> Any:
-        """Run ``fn`` in one write transaction; retry when the database is busy."""
+        """Run ``fn`` in one write transaction (SQLite: BEGIN IMMEDIATE)."""
+        return self._transaction(fn, write=True, attempts=attempts)
+
+    def read(self, fn: Callable[[Connection], Any], attempts: int = 8) -> Any:
+        """Run ``fn`` in one read transaction."""
+        return self._transaction(fn, write=False, attempts=attempts)
+
+    def _transaction(self, fn: Callable[[Connection], Any], *, write: bool, attempts: int) -> Any:
+        """One transaction, retried with backoff while the database is busy or reconnecting.
+
+        A busy SQLite file, a PostgreSQL serialisation failure or a dropped connection (a
+        server restart) are worth waiting for: about ten seconds in all before giving up.
+        """
         delay = 0.05
         for attempt in range(attempts):
             try:
-                with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+                with self.engine.connect().execution_options(write=write) as conn, conn.begin():
                     return fn(conn)
-            except sa.exc.OperationalError as exc:
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
                 text = str(exc.orig).lower()
                 busy = "locked" in text or "busy" in text or "could not serialize" in text
-                retryable = busy or "connection" in text or "terminating" in text
-                if not retryable or attempt == attempts - 1:
-                    raise SweepctlError(f"the store could not be written: {exc.orig}") from None
+                lost = exc.connection_invalidated or "connection" in text or "terminating" in text
+                if not (busy or lost) or attempt == attempts - 1:
+                    raise SweepctlError(
+                        f"the store could not be {'written' if write else 'read'}: {exc.orig}",
+                        hint=f"store: {self.engine.url.render_as_string(hide_password=True)}",
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
         raise AssertionError("unreachable")
-
-    def read(self, fn: Callable[[Connection], Any]) -> Any:
-        with self._tx(write=False) as conn:
-            return fn(conn)
 
     def _ensure_schema(self) -> None:
         """Create the tables on first use; refuse a store written by a newer sweepctl."""

@@ -443,3 +443,16 @@ def test_hyperband_stops_bad_runs_of_any_agent_as_soon_as_they_log(ws):
         assert runs[x]["summary"]["_step"] < 24  # stopped well before its 25 steps
     table = ws.run("runs", sweep).stderr
     assert "early termination stopped" in table
+
+
+@SQLITE_ONLY
+def test_agent_output_to_a_pipe_is_plain_lines(ws):
+    ws.file("prog.py", ECHO_PROGRAM)
+    ws.file("grid.yaml", GRID.replace("[-2, -1, 0, 1, 2, 3]", "[0, 1]"))
+    sweep = ws.create("grid.yaml")
+    proc = ws.run("agent", sweep, "--workers", "2")
+    assert "\x1b" not in proc.stdout + proc.stderr  # no colour, no cursor movement
+    lines = proc.stderr.splitlines()
+    assert sum(" started: x=" in line for line in lines) == 8
+    assert sum(" finished in " in line and "loss=" in line for line in lines) == 8
+    assert "[8/8 done]" in proc.stderr

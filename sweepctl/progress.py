@@ -1,0 +1,216 @@
+"""What an agent shows while it works: a live view on a terminal, plain lines elsewhere.
+
+The agent calls an observer from its worker threads: ``started(run, worker)``,
+``progress(run_id, summary, metric)`` and ``ended(outcome)``. :class:`LiveView` redraws a
+rich table a few times a second (runs done / count, the current runs with a short config,
+their last metric and elapsed time, the best so far and an estimate of the time left);
+:class:`LogLines` writes one plain line per event, with no control characters, for pipes,
+files and CI logs.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sweepctl.duration import format_duration
+
+
+class Observer:
+    """Does nothing; the agent's default."""
+
+    def started(self, run: Any, worker: int) -> None: ...
+
+    def progress(self, run_id: str, summary: dict[str, Any], metric: float | None) -> None: ...
+
+    def ended(self, outcome: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def short_config(config: dict[str, Any], width: int = 48) -> str:
+    """``lr=0.01 opt=adam ...`` cut to ``width`` characters."""
+    parts = []
+    for key, value in config.items():
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        elif isinstance(value, dict):
+            value = "{" + short_config(value, width) + "}"
+        parts.append(f"{key}={value}")
+    text = " ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _metric(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.5g}"
+
+
+@dataclass
+class _Active:
+    run: Any
+    worker: int
+    started: float = field(default_factory=time.monotonic)
+    metric: float | None = None
+    steps: int = 0
+
+
+class _Tally:
+    """What both views keep: counts, the best run so far, durations for the estimate."""
+
+    def __init__(self, sweep: Any, count: int | None) -> None:
+        self.sweep = sweep
+        self.metric = sweep.spec.metric
+        self.count = count
+        self.lock = threading.Lock()
+        self.active: dict[str, _Active] = {}
+        self.done = 0
+        self.states: dict[str, int] = {}
+        self.durations: list[float] = []
+        self.best: tuple[float, str] | None = None
+        self.began = time.monotonic()
+
+    def consider(self, run_id: str, value: float | None) -> bool:
+        """Whether ``value`` is the best so far (and remember it if so)."""
+        if self.metric is None or value is None or not math.isfinite(value):
+            return False
+        if self.best is None or (
+            value > self.best[0] if self.metric.maximize else value < self.best[0]
+        ):
+            self.best = (value, run_id)
+            return True
+        return False
+
+    def eta(self, workers: int) -> str:
+        if not self.count or not self.durations:
+            return "-"
+        left = max(0, self.count - self.done)
+        mean = sum(self.durations) / len(self.durations)
+        return format_duration(left * mean / max(1, workers))
+
+
+class LogLines(Observer):
+    """One plain line per event on stderr: nothing but text, for pipes and files."""
+
+    def __init__(self, sweep: Any, count: int | None, stream: Any = None) -> None:
+        self.tally = _Tally(sweep, count)
+        self.stream = stream or sys.stderr
+
+    def _write(self, text: str) -> None:
+        with self.tally.lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def started(self, run: Any, worker: int) -> None:
+        self._write(f"sweepctl: run {run.id} started: {short_config(run.config, 120)}")
+
+    def ended(self, outcome: Any) -> None:
+        tally = self.tally
+        run_id = outcome.run.id
+        with tally.lock:
+            tally.done += 1
+            tally.durations.append(outcome.elapsed)
+            best = tally.consider(run_id, outcome.metric)
+        name = tally.metric.name if tally.metric else "metric"
+        detail = f"{name}={_metric(outcome.metric)}" + (" (best so far)" if best else "")
+        reason = f" ({outcome.reason})" if outcome.reason and outcome.state != "finished" else ""
+        total = f"/{tally.count}" if tally.count else ""
+        self._write(
+            f"sweepctl: run {run_id} {outcome.state}{reason} in "
+            f"{format_duration(outcome.elapsed)}: {detail} [{tally.done}{total} done]"
+        )
+
+
+class LiveView(Observer):
+    """A rich live table of the agent's work, redrawn a few times a second on a terminal."""
+
+    def __init__(self, sweep: Any, count: int | None, workers: int) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.tally = _Tally(sweep, count)
+        self.workers = workers
+        self.console = Console(stderr=True)
+        self.live = Live(
+            get_renderable=self._render,
+            console=self.console,
+            refresh_per_second=4,
+            transient=False,
+        )
+        self.live.start()
+
+    def started(self, run: Any, worker: int) -> None:
+        with self.tally.lock:
+            self.tally.active[run.id] = _Active(run, worker)
+
+    def progress(self, run_id: str, summary: dict[str, Any], metric: float | None) -> None:
+        with self.tally.lock:
+            active = self.tally.active.get(run_id)
+            if active is not None:
+                active.metric = metric
+                active.steps = int(summary.get("_step", active.steps - 1)) + 1
+
+    def ended(self, outcome: Any) -> None:
+        tally = self.tally
+        with tally.lock:
+            tally.active.pop(outcome.run.id, None)
+            tally.done += 1
+            tally.states[outcome.state] = tally.states.get(outcome.state, 0) + 1
+            tally.durations.append(outcome.elapsed)
+            tally.consider(outcome.run.id, outcome.metric)
+        if outcome.state in ("failed", "timeout"):
+            from rich.text import Text
+
+            from sweepctl.agent.launch import tail
+
+            text = Text(f"run {outcome.run.id} {outcome.state} ({outcome.reason})", style="red")
+            for line in tail(outcome.log, 8) if outcome.log else []:
+                text.append("\n  | " + line, style="dim")
+            self.live.console.print(text)
+
+    def close(self) -> None:
+        self.live.refresh()
+        self.live.stop()
+
+    def _render(self) -> Any:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        tally = self.tally
+        with tally.lock:
+            metric = tally.metric
+            name = metric.name if metric else "metric"
+            total = f"/{tally.count}" if tally.count else ""
+            header = Text()
+            header.append(f"sweep {tally.sweep.label}", style="bold")
+            header.append(f" · {tally.sweep.method} · ")
+            header.append(f"{tally.done}{total} done", style="bold green")
+            states = ", ".join(f"{n} {s}" for s, n in sorted(tally.states.items()))
+            if states:
+                header.append(f" ({states})", style="dim")
+            header.append(f" · {len(tally.active)} running")
+            header.append(f" · elapsed {format_duration(time.monotonic() - tally.began)}")
+            header.append(f" · left ~{tally.eta(self.workers)}")
+            best = Text("best so far: ", style="dim")
+            if tally.best is not None:
+                best.append(f"{name} = {_metric(tally.best[0])}", style="bold cyan")
+                best.append(f"  (run {tally.best[1]})")
+            else:
+                best.append("-")
+            table = Table(box=None, header_style="bold", pad_edge=False)
+            for column in ("run", "worker", "config", name, "steps", "elapsed"):
+                table.add_column(column, overflow="ellipsis", no_wrap=True)
+            for run_id, active in tally.active.items():
+                table.add_row(
+                    Text(run_id),
+                    Text(str(active.worker)),
+                    Text(short_config(active.run.config)),
+                    Text(_metric(active.metric)),
+                    Text(str(active.steps)),
+                    Text(format_duration(time.monotonic() - active.started)),
+                )
+        return Group(header, best, table)

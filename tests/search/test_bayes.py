@@ -1,0 +1,343 @@
+"""Bayesian search: W&B's parameter forms, history handling, no duplicates, seeds, quality.
+
+Search quality beyond "better than random on a quadratic" is measured in
+bench/bayes_quick.py, not asserted here; tests never assert wall-clock times.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sweepctl.search import RunRecord
+from sweepctl.search import random as random_search
+from sweepctl.search.bayes import Settings, observations, suggest
+from sweepctl.search.grid import value_key
+from sweepctl.search.latent import Space
+from sweepctl.spec.model import build_spec
+
+EVERY_FORM: dict[str, Any] = {
+    "uniform": {"min": -2.0, "max": 3.0},
+    "int_uniform": {"min": -3, "max": 4},
+    "q_uniform_int": {"distribution": "q_uniform", "min": 0, "max": 10, "q": 4},
+    "q_uniform_float": {"distribution": "q_uniform", "min": 0.0, "max": 1.0, "q": 0.25},
+    "log_uniform": {"distribution": "log_uniform", "min": -9.2, "max": -2.3},
+    "log_uniform_values": {"distribution": "log_uniform_values", "min": 1e-5, "max": 0.1},
+    "q_log_uniform": {"distribution": "q_log_uniform", "min": 0.0, "max": 5.0, "q": 2},
+    "q_log_uniform_values": {
+        "distribution": "q_log_uniform_values",
+        "min": 16,
+        "max": 512,
+        "q": 16,
+    },
+    "inv_log_uniform": {"distribution": "inv_log_uniform", "min": 1.0, "max": 5.0},
+    "inv_log_uniform_values": {"distribution": "inv_log_uniform_values", "min": 0.001, "max": 1},
+    "normal": {"distribution": "normal", "mu": 3.0, "sigma": 2.0},
+    "q_normal": {"distribution": "q_normal", "mu": 10.0, "sigma": 3.0, "q": 1},
+    "log_normal": {"distribution": "log_normal", "mu": -2.0, "sigma": 1.0},
+    "q_log_normal": {"distribution": "q_log_normal", "mu": 2.0, "sigma": 0.5, "q": 0.5},
+    "beta": {"distribution": "beta", "a": 0.5, "b": 2.0},
+    "q_beta": {"distribution": "q_beta", "a": 2.0, "b": 2.0, "q": 0.1},
+    "categorical": {"values": ["a", "b", "c"]},
+    "weighted": {"values": ["x", "never", "y"], "probabilities": [0.5, 0.0, 0.5]},
+    "constant": {"value": [1, 2]},
+}
+MIXED = [None, False, 0, "0", True, 1.5, [1, 2], {"k": 1}]
+FAST = Settings(sampler="tpe")  # for tests about history handling, not about the model
+
+
+def make_spec(parameters: dict[str, Any], goal: str = "minimize", **metric: Any) -> Any:
+    return build_spec(
+        {
+            "method": "bayes",
+            "metric": {"name": "loss", "goal": goal, **metric},
+            "parameters": parameters,
+        }
+    )
+
+
+def score(config: Any) -> float:
+    """Some deterministic number from any config (a stand-in for a training run)."""
+    return sum(ord(ch) for ch in repr(config)) % 97 / 97
+
+
+def sweep(spec: Any, runs: int, objective=score, seed: int = 0, settings=None) -> list[RunRecord]:
+    """Run a sequential sweep of ``runs`` runs and return its history."""
+    history: list[RunRecord] = []
+    for i in range(runs):
+        args = (spec, history, random.Random(seed))
+        config = suggest(*args, settings) if settings else suggest(*args)
+        assert config is not None
+        history.append(RunRecord(f"r{i}", "finished", config, objective(config)))
+    return history
+
+
+def on_lattice(value: float, q: float, low: float, high: float) -> bool:
+    k = round(value / q)
+    return math.isclose(value, k * q, abs_tol=1e-12) and low <= value <= high
+
+
+def check_every_form(config: dict[str, Any]) -> None:
+    def is_float(name: str) -> bool:
+        return type(config[name]) is float
+
+    assert list(config) == sorted(EVERY_FORM)
+    assert config["constant"] == [1, 2]
+    assert -2.0 <= config["uniform"] <= 3.0 and is_float("uniform")
+    assert type(config["int_uniform"]) is int and -3 <= config["int_uniform"] <= 4
+    assert type(config["q_uniform_int"]) is int and config["q_uniform_int"] in (0, 4, 8)
+    assert is_float("q_uniform_float") and on_lattice(config["q_uniform_float"], 0.25, 0, 1)
+    assert is_float("log_uniform")
+    assert math.exp(-9.2) * (1 - 1e-12) <= config["log_uniform"] <= math.exp(-2.3) * (1 + 1e-12)
+    assert 1e-5 <= config["log_uniform_values"] <= 0.1 and is_float("log_uniform_values")
+    assert type(config["q_log_uniform"]) is int
+    assert on_lattice(config["q_log_uniform"], 2, 0, round(math.exp(5) / 2) * 2)
+    assert type(config["q_log_uniform_values"]) is int
+    assert on_lattice(config["q_log_uniform_values"], 16, 16, 512)
+    low, high = math.exp(-5.0), math.exp(-1.0)
+    assert low <= config["inv_log_uniform"] <= high and is_float("inv_log_uniform")
+    assert 0.001 <= config["inv_log_uniform_values"] <= 1 and is_float("inv_log_uniform_values")
+    assert abs(config["normal"] - 3.0) <= 2.0 * 3.8 and is_float("normal")
+    assert type(config["q_normal"]) is int and abs(config["q_normal"] - 10) <= 3 * 3.8 + 1
+    assert 0 < config["log_normal"] <= math.exp(-2.0 + 3.8) and is_float("log_normal")
+    assert is_float("q_log_normal") and on_lattice(config["q_log_normal"], 0.5, 0, 100)
+    assert 0 <= config["beta"] <= 1 and is_float("beta")
+    assert is_float("q_beta") and on_lattice(config["q_beta"], 0.1, 0, 1)
+    assert config["categorical"] in ("a", "b", "c")
+    assert config["weighted"] in ("x", "y")  # probability 0 is never suggested
+
+
+def test_every_form_gives_wandb_types_within_support() -> None:
+    spec = make_spec(EVERY_FORM)
+    history = sweep(spec, 10)  # 4 quasi-random, then the model
+    for run in history:
+        check_every_form(run.config)
+    assert len({repr(run.config) for run in history}) == 10
+
+
+def test_deprecated_log_uniform_takes_exponents() -> None:
+    spec = make_spec({"lr": {"distribution": "log_uniform", "min": math.log(1e-4), "max": 0.0}})
+    values = [run.config["lr"] for run in sweep(spec, 8, lambda c: c["lr"], settings=FAST)]
+    assert all(1e-4 * (1 - 1e-12) <= v <= 1 for v in values)
+    assert min(values) < 0.01  # the model heads for the low end of e^[ln 1e-4, 0]
+
+
+def test_nested_parameters_are_built_like_random_search() -> None:
+    parameters = {
+        "z": {"values": [1, 2]},
+        "optimizer": {
+            "parameters": {
+                "lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
+                "name": {"value": "adam"},
+                "betas": {"parameters": {"b1": {"min": 0.8, "max": 0.99}}},
+            }
+        },
+        "a": {"min": 0, "max": 3},
+    }
+    spec = make_spec(parameters)
+    expected = random_search.suggest(spec, [], random.Random(0))
+    for run in sweep(spec, 7, lambda c: c["optimizer"]["lr"], settings=FAST):
+        assert list(run.config) == list(expected) == ["a", "z", "optimizer"]
+        assert list(run.config["optimizer"]) == list(expected["optimizer"])
+        assert run.config["optimizer"]["name"] == "adam"
+        assert 0.8 <= run.config["optimizer"]["betas"]["b1"] <= 0.99
+
+
+def test_mixed_type_categorical_keeps_every_value_apart() -> None:
+    """null, false, 0, "0" and true are five choices; each comes back with its own type."""
+    spec = make_spec({"c": {"values": MIXED}})
+    history = sweep(spec, len(MIXED), settings=FAST)
+    got = [run.config["c"] for run in history]
+    assert sorted(map(value_key, got)) == sorted(map(value_key, MIXED))
+    for value in got:
+        original = MIXED[[value_key(v) for v in MIXED].index(value_key(value))]
+        assert type(value) is type(original) and value == original
+    # Every value has been tried: a purely discrete space is used up.
+    assert suggest(spec, history, random.Random(0)) is None
+
+
+def test_false_and_zero_are_different_points() -> None:
+    space = Space.of(make_spec({"c": {"values": MIXED}}))
+    points = {space.point({"c": v}) for v in MIXED}
+    assert len(points) == len(MIXED) and None not in points
+    assert space.point({"c": "not a choice"}) is None
+
+
+def test_parallel_claims_never_duplicate_and_the_space_runs_out() -> None:
+    spec = make_spec({"n": {"min": 1, "max": 3}, "opt": {"values": ["adam", "sgd"]}})
+    history = sweep(spec, 2, settings=FAST)
+    for _ in range(4):  # four agents claim at once: each sees the previous claims running
+        config = suggest(spec, history, random.Random(0))
+        assert config is not None
+        history.append(RunRecord(f"p{len(history)}", "running", config))
+    assert len({(run.config["n"], run.config["opt"]) for run in history}) == 6
+    assert suggest(spec, history, random.Random(0)) is None
+
+
+def test_parallel_claims_with_the_model_get_distinct_configs() -> None:
+    spec = make_spec({"x": {"min": -5.0, "max": 5.0}, "k": {"min": 1, "max": 6}})
+    history = sweep(spec, 8, lambda c: c["x"] ** 2 + (c["k"] - 2) ** 2)
+    for _ in range(4):
+        config = suggest(spec, history, random.Random(3))
+        history.append(RunRecord(f"p{len(history)}", "running", config))
+    keys = [(run.config["x"], run.config["k"]) for run in history]
+    assert len(set(keys)) == len(keys)
+
+
+def test_a_proposal_already_taken_is_replaced() -> None:
+    """With every value of one parameter but one taken, the model's proposals collide."""
+    spec = make_spec({"k": {"min": 1, "max": 12}})
+    history = sweep(spec, 11, lambda c: abs(c["k"] - 5))  # the model keeps wanting k = 5
+    left = set(range(1, 13)) - {run.config["k"] for run in history}
+    assert suggest(spec, history, random.Random(0)) == {"k": left.pop()}
+
+
+def test_seed_and_history_fix_the_suggestion() -> None:
+    spec = make_spec({"x": {"min": -5.0, "max": 5.0}, "c": {"values": ["a", "b", "c"]}})
+    for runs in (2, 7):  # quasi-random phase, model phase
+        history = sweep(spec, runs, lambda c: c["x"] ** 2, seed=11)
+        first = suggest(spec, history, random.Random(11))
+        assert suggest(spec, history, random.Random(11)) == first
+        assert suggest(spec, history, random.Random(12)) != first
+        longer = [*history, RunRecord("extra", "running", first)]
+        assert suggest(spec, longer, random.Random(11)) != first
+    assert suggest(spec, [], random.Random()) is not None  # unseeded sweeps work too
+
+
+def test_improves_over_random_on_a_quadratic() -> None:
+    spec = make_spec({"x": {"min": -5.0, "max": 5.0}, "y": {"min": -5.0, "max": 5.0}})
+
+    def quadratic(c: dict[str, float]) -> float:
+        return (c["x"] - 1.3) ** 2 + 2 * (c["y"] + 0.7) ** 2
+
+    bayes_best, random_best = [], []
+    for seed in range(3):
+        bayes_best.append(min(r.metric for r in sweep(spec, 30, quadratic, seed)))
+        history: list[RunRecord] = []
+        for i in range(30):
+            config = random_search.suggest(spec, history, random.Random(seed))
+            history.append(RunRecord(str(i), "finished", config, quadratic(config)))
+        random_best.append(min(r.metric for r in history))
+    assert statistics.median(bayes_best) < 0.2 * statistics.median(random_best)
+
+
+def test_maximize_heads_for_high_values() -> None:
+    spec = make_spec({"x": {"min": 0.0, "max": 1.0}}, goal="maximize")
+    history = sweep(spec, 15, lambda c: c["x"], settings=FAST)
+    assert max(r.metric for r in history) > 0.95
+
+
+def test_a_long_history_is_fed_whole() -> None:
+    spec = make_spec(EVERY_FORM)
+    history: list[RunRecord] = []
+    for i in range(1000):
+        config = random_search.suggest(spec, history, random.Random(5))
+        history.append(RunRecord(str(i), "finished", config, score(config)))
+    history += [RunRecord("busy", "running", history[0].config)]
+    config = suggest(spec, history, random.Random(5))
+    check_every_form(config)
+
+
+# --- what the model learns from each run state -----------------------------------------------
+
+
+def record(state: str, x: float, metric: float | None = None, logged=()) -> RunRecord:
+    return RunRecord(f"{state}-{x}", state, {"x": x}, metric, tuple(logged))
+
+
+@pytest.mark.parametrize(
+    ("goal", "impute", "failed", "no_metric"),
+    [
+        ("minimize", "worst", 3.0, 3.0),
+        ("minimize", "best", 1.0, 1.0),
+        ("maximize", "worst", 1.0, 1.0),
+        ("minimize", "latest", 7.0, 3.0),  # the last logged value, else the worst
+    ],
+)
+def test_failed_runs_get_the_imputed_value(
+    goal: str, impute: str, failed: float, no_metric: float
+) -> None:
+    spec = make_spec({"x": {"min": 0.0, "max": 10.0}}, goal=goal, impute=impute)
+    history = [
+        record("finished", 1.0, 1.0),
+        record("stopped", 2.0, 3.0),  # early-terminated: its best value is an observation
+        record("failed", 3.0, 0.5, logged=[9.0, 7.0]),
+        record("finished", 4.0, math.nan),  # no finite metric: imputed like a failure
+    ]
+    got = observations(Space.of(spec), spec.metric, history)
+    assert [o.value for o in got] == [1.0, 3.0, failed, no_metric]
+
+
+def test_runs_in_flight_are_pending_and_killed_ones_say_nothing() -> None:
+    spec = make_spec({"x": {"min": 0.0, "max": 10.0}})
+    history = [
+        record("failed", 1.0),  # nothing to impute from yet: left out
+        record("running", 2.0),
+        record("crashed", 3.0),  # offered again: pending
+        record("preempted", 4.0),
+        record("killed", 5.0, 1.0),
+        record("stopped", 6.0),  # stopped before logging anything
+        record("finished", 7.0, 2.0),
+        RunRecord("other", "finished", {"y": 1.0}, 0.0),  # not a point of this space
+    ]
+    got = observations(Space.of(spec), spec.metric, history)
+    assert [(o.point, o.value) for o in got] == [
+        ((0.1,), 2.0),
+        ((0.2,), None),
+        ((0.3,), None),
+        ((0.4,), None),
+        ((0.7,), 2.0),
+    ]
+
+
+def test_killed_and_failed_configs_are_still_taken() -> None:
+    spec = make_spec({"c": {"values": ["a", "b", "c"]}})
+    history = [
+        RunRecord("1", "killed", {"c": "a"}),
+        RunRecord("2", "failed", {"c": "b"}),
+    ]
+    assert suggest(spec, history, random.Random(0)) == {"c": "c"}
+
+
+def test_constants_only_give_one_config() -> None:
+    spec = make_spec({"a": {"value": 1}})
+    assert suggest(spec, [], random.Random(0)) == {"a": 1}
+    assert suggest(spec, [RunRecord("1", "finished", {"a": 1}, 0.0)], random.Random(0)) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(form=st.sampled_from(sorted(EVERY_FORM)), u=st.floats(0.0, 1.0))
+def test_latent_points_map_to_values_and_back(form: str, u: float) -> None:
+    """Every prior draw is a valid value whose latent point gives the value again (exactly
+    for a discrete form; to rounding for a continuous one, whose CDF and ppf are not exact
+    inverses)."""
+    space = Space.of(make_spec({form: EVERY_FORM[form]}))
+    if not space.dims:
+        return
+    (dim,) = space.dims
+    x = dim.from_unit(u)
+    assert dim.low <= x <= dim.high
+    value = dim.value(x)
+    back = dim.latent(value)
+    assert back is not None
+    if dim.size is None:
+        assert math.isclose(dim.value(back), value, rel_tol=1e-9, abs_tol=1e-12)
+    else:
+        assert dim.key(dim.value(back)) == dim.key(value)
+
+
+def test_importing_bayes_imports_no_optimiser() -> None:
+    code = (
+        "import sys, sweepctl.search.bayes; "
+        "print(sorted({'optuna', 'torch', 'scipy', 'numpy'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr
