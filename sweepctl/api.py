@@ -288,3 +288,61 @@ def control(ref: str, action: str, *, storage: str | None = None) -> tuple[Any, 
         running = len(store.runs(sweep.id, ["running"]))
         message += f"; {running} running run{'s' if running != 1 else ''} will finish"
     return sweep, message
+
+
+def refine(
+    ref: str,
+    *,
+    out: Path,
+    factor: float = 2.0,
+    top: int = 5,
+    storage: str | None = None,
+) -> str:
+    """Write a bayes sweep file narrowed around the best runs of a sweep; returns its text."""
+    from sweepctl.results.export import write_text
+    from sweepctl.results.refine import refine as refined
+
+    sweep, every = runs(ref, storage=storage)
+    text = refined(sweep, every, factor=factor, top=top)
+    write_text(out, text)
+    return text
+
+
+def launch_plan(files: Sequence[Path], *, count: int | None = None, storage: str | None = None):
+    """The store and what `launch` would do for these files (folders expand to their files)."""
+    from sweepctl.launch import plan, sweep_files
+
+    store = _open(storage, create=True)
+    return store, plan(store, sweep_files(list(files)), count)
+
+
+def launch(
+    files: Sequence[Path],
+    *,
+    agents: int = 1,
+    count: int | None = None,
+    storage: str | None = None,
+    on_step: Callable[[Any, Any], None] | None = None,
+    **agent_options: Any,
+) -> list[tuple[Any, Any]]:
+    """Run sweep files one after another: create (or resume) each, run agents, move on.
+
+    Returns ``(step, agent report)`` pairs; stops early when an agent is interrupted.
+    """
+    store, steps = launch_plan(files, count=count, storage=storage)
+    done = []
+    for step in steps:
+        if step.state == "skip":
+            done.append((step, None))
+            continue
+        if step.sweep_id is None:
+            step.sweep_id = create(step.file, storage=store.url).sweep.id
+        if on_step is not None:
+            on_step(step, None)
+        report = agent(
+            step.sweep_id, storage=store.url, count=step.todo, workers=agents, **agent_options
+        )
+        done.append((step, report))
+        if report.interrupted or report.failed_policy:
+            break
+    return done

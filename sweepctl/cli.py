@@ -352,6 +352,66 @@ def resume(sweep: SweepArg, storage: StorageOpt = None) -> None:
     _control(sweep, "resume", storage)
 
 
+@app.command()
+def refine(
+    sweep: SweepArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The new sweep file to write.")],
+    factor: Annotated[
+        float, typer.Option("--factor", help="Log ranges: best / f .. best x f.")
+    ] = 2.0,
+    top: Annotated[int, typer.Option("--top", help="Narrow around the best K runs.")] = 5,
+    storage: StorageOpt = None,
+) -> None:
+    """Write a bayes sweep file narrowed around the best runs of a sweep."""
+    from sweepctl import api, render
+
+    api.refine(sweep, out=out, factor=factor, top=top, storage=storage)
+    render.info(("wrote ", "green"), f"{out}; run it with: sweepctl create {out}")
+
+
+@app.command()
+def launch(
+    files: Annotated[
+        list[Path], typer.Argument(help="Sweep files or folders, run in order.", metavar="PATH...")
+    ],
+    agents: Annotated[int, typer.Option("--agents", help="Workers for each sweep.")] = 1,
+    count: Annotated[
+        int | None, typer.Option("--count", "-n", help="Runs per sweep (default: until done).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the plan.")] = False,
+    storage: StorageOpt = None,
+) -> None:
+    """Run several sweep files one after another; run it again to resume."""
+    import signal
+
+    from sweepctl import api, render
+    from sweepctl.agent.loop import write_echo
+
+    if dry_run:
+        _, steps = api.launch_plan(files, count=count, storage=storage)
+        for step in steps:
+            render.line(step.describe())
+        return
+    done = api.launch(
+        files,
+        agents=agents,
+        count=count,
+        storage=storage,
+        on_step=lambda step, _: render.info(("launch: ", "bold"), step.describe()),
+        echo_for=write_echo,
+        say=lambda message: render.info(("sweepctl: ", "dim"), message),
+    )
+    for step, report in done:
+        if report is None:
+            render.line(f"skipped {step.file}: sweep {step.sweep_id} is done")
+            continue
+        render.line(f"{step.file}: sweep {step.sweep_id}, {len(report.outcomes)} runs")
+        if report.interrupted:
+            raise typer.Exit(143 if report.signal == signal.SIGTERM else EXIT_INTERRUPTED)
+        if report.failed_policy:
+            raise typer.Exit(1)
+
+
 def _control(sweep: str, action: str, storage: str | None) -> None:
     from sweepctl import api, render
 

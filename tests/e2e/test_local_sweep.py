@@ -456,3 +456,33 @@ def test_agent_output_to_a_pipe_is_plain_lines(ws):
     assert sum(" started: x=" in line for line in lines) == 8
     assert sum(" finished in " in line and "loss=" in line for line in lines) == 8
     assert "[8/8 done]" in proc.stderr
+
+
+@SQLITE_ONLY
+def test_launch_runs_files_in_order_and_resumes_without_rerunning(ws):
+    ws.file("prog.py", ECHO_PROGRAM)
+    ws.file("plan/a_grid.yaml", GRID.replace("[-2, -1, 0, 1, 2, 3]", "[0, 1]"))
+    ws.file(
+        "plan/b_random.yaml",
+        "program: prog.py\nmethod: random\nmetric: {name: loss}\n"
+        "parameters:\n  x: {min: 0.0, max: 1.0}\n",
+    )
+    plan = ws.run("launch", "plan", "--count", "3", "--dry-run").stdout.splitlines()
+    assert plan[0].startswith("new     plan/a_grid.yaml  (grid, 8 grid points: 3 runs)")
+    assert plan[1].startswith("new     plan/b_random.yaml  (random: 3 runs)")
+    assert ws.json("ls") == []  # a dry run creates nothing
+
+    ws.run("launch", "plan", "--count", "3")
+    first = {s["source"]: s for s in ws.json("ls")}
+    assert [s["runs"] for s in first.values()] == [3, 3]
+
+    plan = ws.run("launch", "plan", "--count", "3", "--dry-run").stdout
+    assert plan.count("skip    plan/") == 2
+    proc = ws.run("launch", "plan", check=False)  # random never ends by itself
+    assert proc.returncode == 2 and "give --count N" in proc.stderr
+    ws.run("launch", "plan", "--count", "10")
+    again = {s["source"]: s for s in ws.json("ls")}
+    assert again["plan/a_grid.yaml"]["sweep_id"] == first["plan/a_grid.yaml"]["sweep_id"]
+    assert again["plan/a_grid.yaml"]["runs"] == 8  # continued to its end, none run twice
+    assert again["plan/a_grid.yaml"]["state"] == "finished"
+    assert again["plan/b_random.yaml"]["runs"] == 10  # 7 more, not 10 more
