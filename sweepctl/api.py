@@ -346,3 +346,37 @@ def launch(
         if report.interrupted or report.failed_policy:
             break
     return done
+
+
+def report(
+    refs: Sequence[str],
+    *,
+    out: Path | None = None,
+    top: int = 10,
+    group_by: Sequence[str] = (),
+    plots: bool = True,
+    html: bool = False,
+    storage: str | None = None,
+) -> list[Path]:
+    """Write a report of a sweep (several: one comparison) into ``out``; the files written.
+
+    ``out`` defaults to ``reports/<id>``, or ``reports/compare-<id>-<id>...`` for several.
+    """
+    from sweepctl.controller.local import heartbeat_timeout
+    from sweepctl.results.report import default_out_dir, write_report
+
+    if not refs:
+        raise UsageError("give at least one sweep id", hint="list them with `sweepctl ls`")
+    store = _open(storage)
+    sweeps = [store.get_sweep(ref) for ref in refs]
+    for sweep in sweeps:
+        store.reap(sweep.id, heartbeat_timeout(sweep.spec))  # whoever looks notices lost runs
+    return write_report(
+        store,
+        sweeps,
+        out if out is not None else default_out_dir(sweeps),
+        top=top,
+        group_by=group_by,
+        plots=plots,
+        html=html,
+    )

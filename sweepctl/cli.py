@@ -412,6 +412,56 @@ def launch(
             raise typer.Exit(1)
 
 
+@app.command()
+def report(
+    sweeps: Annotated[
+        list[str],
+        typer.Argument(
+            help="Sweep ids (or prefixes, or names); several make one comparison report.",
+            metavar="ID...",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Folder to write (default: reports/ID or reports/compare-IDS)."
+        ),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Runs in the table of top runs.")] = 10,
+    group_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group-by",
+            help="Metric mean, std, count and best per value of this parameter "
+            "(repeatable; default: every categorical parameter).",
+        ),
+    ] = None,
+    no_plots: Annotated[
+        bool, typer.Option("--no-plots", help="Write only runs.csv and summary.md.")
+    ] = False,
+    html: Annotated[
+        bool, typer.Option("--html", help="Also write report.html, one self-contained page.")
+    ] = False,
+    storage: StorageOpt = None,
+) -> None:
+    """Write runs.csv, summary.md and plots of a sweep's runs (or compare several sweeps)."""
+    from sweepctl import api, render
+
+    written = api.report(
+        sweeps,
+        out=out,
+        top=top,
+        group_by=group_by or [],
+        plots=not no_plots,
+        html=html,
+        storage=storage,
+    )
+    for path in written:
+        render.line(str(path))
+    render.info(("wrote ", "green"), f"{len(written)} files to {written[0].parent}")
+
+
 def _control(sweep: str, action: str, storage: str | None) -> None:
     from sweepctl import api, render
 

@@ -17,7 +17,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,9 +70,23 @@ PLOTS = {
     "history.png": "Metric history of the top runs",
     "states.png": "Runs by state over time",
 }
-HISTORY_RUNS = 10  # the top runs whose metric curves are drawn
+# Colours shared by the PNGs and the page.
+STATE_COLOURS = {
+    "finished": "#2ca02c",
+    "running": "#1f77b4",
+    "stopped": "#ff7f0e",
+    "failed": "#d62728",
+    "crashed": "#8c1c13",
+    "preempted": "#7f7f7f",
+    "killed": "#9467bd",
+    "timeout": "#bcbd22",
+}
+OTHER_STATE_COLOUR = "#bbbbbb"
+SWEEP_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+BEST_COLOUR = "#d62728"
+HISTORY_RUNS = 10  # the most top runs whose metric curves are drawn
 IMPORTANCE_MIN_RUNS = 4
-FOREST_TREES = 200
+FOREST_TREES = 100
 SWEEP_COLUMN = "sweep"
 REPORT_EXTRA = "pip install 'sweepctl[report]'"
 
@@ -223,9 +237,10 @@ class ReportData:
 
 def default_out_dir(sweeps: Sequence[Sweep]) -> Path:
     """``reports/<id>`` for one sweep, ``reports/compare-<id>-<id>...`` for several."""
-    if len(sweeps) == 1:
-        return Path("reports") / sweeps[0].id
-    return Path("reports") / ("compare-" + "-".join(s.id for s in sweeps))
+    ids = list(dict.fromkeys(s.id for s in sweeps))
+    if len(ids) == 1:
+        return Path("reports") / ids[0]
+    return Path("reports") / ("compare-" + "-".join(ids))
 
 
 def _tags(sweeps: Sequence[Sweep]) -> dict[str, str]:
@@ -237,8 +252,9 @@ def _same_metric(sweeps: Sequence[Sweep]) -> Metric | None:
     metrics = {(m.name, m.goal) if m else None: m for m in (s.spec.metric for s in sweeps)}
     if len(metrics) > 1:
         said = ", ".join(
-            f"{s.label}: {s.spec.metric.name} ({s.spec.metric.goal})" if s.spec.metric else
-            f"{s.label}: no metric"
+            f"{s.label}: {s.spec.metric.name} ({s.spec.metric.goal})"
+            if s.spec.metric
+            else f"{s.label}: no metric"
             for s in sweeps
         )
         raise UsageError(
@@ -282,15 +298,15 @@ def _with_levels(column: Column, declared: list[Any], runs: list[Run]) -> Column
         levels.setdefault(value_key(value), value)
     seen = [column.get(r) for r in runs]
     extra = {value_key(v): v for v in seen if v is not MISSING and value_key(v) not in levels}
-    ordered = list(levels.values()) + sorted(extra.values(), key=value_key)
-    return Column(
-        name=column.name,
-        path=column.path,
-        categorical=True,
-        log=False,
-        distribution=column.distribution,
-        levels=tuple(ordered),
-    )
+    ordered = list(levels.values()) + sorted(extra.values(), key=_level_order)
+    return replace(column, categorical=True, log=False, levels=tuple(ordered))
+
+
+def _level_order(value: Any) -> tuple[int, float, str]:
+    # Numbers in numeric order, then everything else by its JSON text.
+    if _is_number(value):
+        return (0, float(value), "")
+    return (1, 0.0, value_key(value))
 
 
 def _group_column(name: str, columns: list[Column], runs: list[Run]) -> Column:
@@ -300,7 +316,9 @@ def _group_column(name: str, columns: list[Column], runs: list[Run]) -> Column:
             return column if column.categorical else _with_levels(column, [], runs)
     keys = sorted({k for r in runs for k in flatten("", r.config, {})})
     if name in keys:
-        return _with_levels(Column(name=name, path=tuple(name.split(".")), categorical=True), [], runs)
+        return _with_levels(
+            Column(name=name, path=tuple(name.split(".")), categorical=True), [], runs
+        )
     from sweepctl.spec.checks import did_you_mean
 
     known = [c.name for c in columns] + [k for k in keys if k not in {c.name for c in columns}]
@@ -315,9 +333,9 @@ def collect(
     sweeps: Sequence[Sweep],
     *,
     group_by: Sequence[str] = (),
-    curves: bool = False,
+    curves: int = 0,
 ) -> ReportData:
-    """Read the sweeps' runs (and, with ``curves``, the top runs' metric history)."""
+    """Read the sweeps' runs, and the metric history of the best ``curves`` runs."""
     if not sweeps:
         raise UsageError("no sweep to report on", hint="give one or more sweep ids")
     unique = list({s.id: s for s in sweeps}.values())
@@ -352,7 +370,9 @@ def collect(
         groups=groups,
     )
     if curves and metric is not None:
-        data.curves = {r.id: metric_curve(store.history(r.id), metric.name) for r in data.top(HISTORY_RUNS)}
+        data.curves = {
+            r.id: metric_curve(store.history(r.id), metric.name) for r in data.top(curves)
+        }
     return data
 
 
@@ -400,11 +420,8 @@ def group_stats(data: ReportData, column: Column) -> list[Group]:
             )
         )
     sign = -1 if data.metric is not None and data.metric.maximize else 1
-    order = {id(g): i for i, g in enumerate(groups)}
-    return sorted(
-        groups,
-        key=lambda g: (g.mean is None, sign * g.mean if g.mean is not None else 0, order[id(g)]),
-    )
+    # sorted() is stable: groups with equal means keep the order of the values.
+    return sorted(groups, key=lambda g: (g.mean is None, sign * (g.mean or 0.0)))
 
 
 def numeric_summary(data: ReportData, column: Column) -> dict[str, Any]:
@@ -416,7 +433,12 @@ def numeric_summary(data: ReportData, column: Column) -> dict[str, Any]:
     ]
     if not values:
         return {"runs": 0, "min": None, "max": None, "mean": None}
-    return {"runs": len(values), "min": min(values), "max": max(values), "mean": statistics.fmean(values)}
+    return {
+        "runs": len(values),
+        "min": min(values),
+        "max": max(values),
+        "mean": statistics.fmean(values),
+    }
 
 
 def value_counts(data: ReportData, column: Column) -> list[tuple[str, int]]:
@@ -453,35 +475,59 @@ def best_so_far(data: ReportData) -> dict[str, list[tuple[int, float, float]]]:
     return out
 
 
-def state_timeline(runs: Sequence[Run], now: float | None = None) -> tuple[list[float], dict[str, list[int]]]:
+def state_timeline(
+    runs: Sequence[Run], now: float | None = None
+) -> tuple[list[float], dict[str, list[int]]]:
     """Runs in each state at each moment something started or ended (seconds from the first).
 
     A run counts as running from its start to its end, then as its final state.
     """
-    starts = [r.started_at or r.created_at for r in runs]
     if not runs:
         return [], {}
-    t0 = min(starts)
-    ends = [r.ended_at for r in runs if r.ended_at is not None]
-    still = any(r.ended_at is None for r in runs)
-    last = max([*starts, *ends]) if not still else max([*starts, *ends, now or time.time()])
-    moments = sorted({*starts, *ends, last})
+    events: list[tuple[float, str, int]] = []
+    for run in runs:
+        start = run.started_at or run.created_at
+        events.append((start, "running", 1))
+        if run.ended_at is not None:
+            end = max(run.ended_at, start)
+            events += [(end, "running", -1), (end, run.state, 1)]
+    events.sort(key=lambda e: e[0])
+    t0 = events[0][0]
+    last = events[-1][0]
+    if any(r.ended_at is None for r in runs):
+        last = max(last, now or time.time())  # still running: up to now
     states = list(state_counts(runs))
     if "running" not in states:
         states.append("running")
     series: dict[str, list[int]] = {s: [] for s in states}
+    moments = sorted({*(e[0] for e in events), last})
+    counts: Counter[str] = Counter()
+    index = 0
     for moment in moments:
-        counts = Counter()
-        for run, start in zip(runs, starts, strict=True):
-            if start > moment:
-                continue
-            if run.ended_at is None or run.ended_at > moment:
-                counts["running"] += 1
-            else:
-                counts[run.state] += 1
+        while index < len(events) and events[index][0] <= moment:
+            counts[events[index][1]] += events[index][2]
+            index += 1
         for state in states:
-            series[state].append(counts.get(state, 0))
+            series[state].append(counts[state])
     return [m - t0 for m in moments], series
+
+
+def state_timelines(data: ReportData) -> dict[str, tuple[list[float], dict[str, list[int]]]]:
+    """:func:`state_timeline` per sweep (each from its own first run), keyed by sweep tag."""
+    return {
+        data.tags[s.id]: state_timeline([r for r in data.runs if r.sweep_id == s.id])
+        for s in data.sweeps
+        if any(r.sweep_id == s.id for r in data.runs)
+    }
+
+
+def time_unit(seconds: float) -> tuple[float, str]:
+    """The unit to show a span in: (seconds per unit, its name)."""
+    if seconds <= 180:
+        return 1.0, "seconds"
+    if seconds <= 3 * 3600:
+        return 60.0, "minutes"
+    return 3600.0, "hours"
 
 
 # -- parameter importance ---------------------------------------------------------------------
@@ -517,10 +563,7 @@ def encode(data: ReportData) -> tuple[list[str], list[list[float]]]:
             log = column.log and all(_is_number(v) and v > 0 for v in present)
             names.append(column.name)
             columns.append(
-                [
-                    (math.log10(v) if log else float(v)) if _is_number(v) else nan
-                    for v in values
-                ]
+                [(math.log10(v) if log else float(v)) if _is_number(v) else nan for v in values]
             )
     keep = [i for i, col in enumerate(columns) if len({v for v in col if v == v}) > 1]
     rows = [[columns[i][j] for i in keep] for j in range(len(data.scored))]
@@ -542,7 +585,8 @@ def parameter_importance(data: ReportData) -> Importance:
     n = len(data.scored)
     if n < IMPORTANCE_MIN_RUNS:
         return Importance(
-            runs=n, reason=f"{n} run{'s' if n != 1 else ''} with a metric; it needs {IMPORTANCE_MIN_RUNS}"
+            runs=n,
+            reason=f"{n} run{'s' if n != 1 else ''} with a metric; it needs {IMPORTANCE_MIN_RUNS}",
         )
     names, rows = encode(data)
     if not names:
@@ -566,9 +610,7 @@ def parameter_importance(data: ReportData) -> Importance:
         correlation = None
         if known.sum() > 2 and column[known].std() > 0 and target[known].std() > 0:
             correlation = float(np.corrcoef(column[known], target[known])[0, 1])
-        features.append(
-            Feature(name, float(forest.feature_importances_[index]), correlation)
-        )
+        features.append(Feature(name, float(forest.feature_importances_[index]), correlation))
     features.sort(key=lambda f: -f.importance)
     return Importance(features=tuple(features), runs=n)
 
@@ -627,7 +669,9 @@ def title(data: ReportData) -> str:
 
 def _states_text(runs: Sequence[Run]) -> str:
     counts = state_counts(runs)
-    return f"{len(runs)}" + (" (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")" if counts else "")
+    return f"{len(runs)}" + (
+        " (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")" if counts else ""
+    )
 
 
 def _goal(data: ReportData) -> str:
@@ -671,6 +715,7 @@ def _overview(data: ReportData) -> Section:
             Table(
                 ["Sweep", "Id", "Method", "State", "Runs", f"Best {data.metric_name}", "Best run"],
                 rows,
+                (5,),
             ),
         ]
         return section
@@ -723,9 +768,15 @@ def _top(data: ReportData, top: int) -> Section:
         row += [format_value(data.value(c, run)) for c in params]
         rows.append(row)
     skip = 3 if data.comparison else 2
-    right = (0, skip, skip + 2, *range(skip + 3, len(headers)))
+    numeric = [i for i, c in enumerate(params, skip + 3) if _numeric_column(data, c)]
+    right = (0, skip, skip + 2, *numeric)
     title_ = f"Top {len(ranked)} runs" if len(ranked) > 1 else "Top run"
     return Section("top", f"{title_} by {data.metric_name}", [Table(headers, rows, right)])
+
+
+def _numeric_column(data: ReportData, column: Column) -> bool:
+    values = [data.value(column, r) for r in data.runs]
+    return all(_is_number(v) for v in values if v is not MISSING)
 
 
 def _groups(data: ReportData, column: Column) -> Section:
@@ -741,7 +792,7 @@ def _groups(data: ReportData, column: Column) -> Section:
         elif group.std is None:
             spread = f"{group.mean:.4g}"
         else:
-            spread = f"{group.mean:.4g} ± {group.std:.4g}"
+            spread = f"{group.mean:.4g} ± {group.std:.2g}"
         rows.append(
             [
                 group.label,
@@ -815,8 +866,8 @@ def _importance(data: ReportData, importance: Importance) -> Section:
         Table(["Parameter", "Importance", "Correlation"], rows, (1, 2)),
         f"Importance: a random forest ({FOREST_TREES} trees) predicting {data.metric_name} "
         f"from the configs of {importance.runs} runs (sums to 1). Correlation: Pearson's r "
-        "with the metric (log10 of log-scale parameters). Categoricals are one-hot: "
-        "name=value.",
+        "with the metric (log10 of log-scale parameters). Categoricals of numbers keep their "
+        "numbers; others are one-hot, name=value (one column for two values).",
     ]
     return section
 
@@ -849,13 +900,13 @@ def runs_csv(data: ReportData) -> str:
     return csv_text(rows)
 
 
-def _require(modules: dict[str, str], why: str) -> None:
+def _require(modules: dict[str, str], what: str, instead: str) -> None:
     missing = [package for module, package in modules.items() if not has_module(module)]
     if missing:
         which = "it is" if len(missing) == 1 else "they are"
         raise UsageError(
-            f"{why} need {', '.join(missing)}, and {which} not installed",
-            hint=f"{REPORT_EXTRA}, or leave them out with {'--no-plots' if why == 'plots' else 'no --html'}",
+            f"{what} need {' and '.join(missing)}, and {which} not installed",
+            hint=f"{REPORT_EXTRA}, or {instead}",
         )
 
 
@@ -877,11 +928,18 @@ def write_report(
         raise UsageError("--top must be at least 1")
     if plots:
         _require(
-            {"matplotlib": "matplotlib", "numpy": "numpy", "sklearn": "scikit-learn"}, "plots"
+            {"matplotlib": "matplotlib", "sklearn": "scikit-learn"},
+            "the plots",
+            "pass --no-plots",
         )
     if html:
-        _require({"plotly": "plotly", "numpy": "numpy", "sklearn": "scikit-learn"}, "--html")
-    data = collect(store, sweeps, group_by=group_by, curves=plots or html)
+        _require(
+            {"plotly": "plotly", "sklearn": "scikit-learn"},
+            "the HTML page",
+            "leave out --html",
+        )
+    curves = min(top, HISTORY_RUNS) if plots or html else 0
+    data = collect(store, sweeps, group_by=group_by, curves=curves)
     out_dir = Path(out_dir)
     written = []
     path = out_dir / "runs.csv"
