@@ -31,6 +31,7 @@ from sweepctl.controller.local import (
     early_stops,
     heartbeat_timeout,
     next_run,
+    settle,
 )
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep
@@ -245,6 +246,7 @@ class Agent:
                 if now - last_beat >= beat_every:
                     last_beat = now
                     self._guarded(lambda: self.store.heartbeat(self.agent_id, list(self._active)))
+            self._guarded(lambda: settle(self.store, self.sweep.id, self.spec))
         finally:
             self._restore_signals(previous)
             self._guarded(lambda: self.store.end_agent(self.agent_id))

@@ -130,3 +130,25 @@ def early_stops(store: Store, sweep_id: str, spec: SweepSpec) -> dict[str, str]:
     if decisions:
         store.request_run_stops({run_id: f"early stop: {why}" for run_id, why in decisions.items()})
     return decisions
+
+
+def settle(store: Store, sweep_id: str, spec: SweepSpec) -> None:
+    """Mark a sweep finished when its cap or target is reached and nothing is running.
+
+    An agent that stops at its ``--count`` asks for no next run, so without this a sweep
+    whose last runs reached ``run_cap`` would stay "running" until someone asked.
+    """
+
+    def check(sweep: Sweep, runs: list[Run]) -> tuple[str, Any]:
+        if sweep.state != "running" or any(r.state == "running" for r in runs):
+            return WAIT, None
+        if spec.run_cap is not None and len(runs) >= spec.run_cap:
+            return FINISH, f"run_cap {spec.run_cap} reached"
+        winner = target_reached(spec.metric, runs)
+        if winner is not None:
+            return FINISH, (
+                f"run {winner.id} reached the target {spec.metric.name} = {spec.metric.target:g}"
+            )
+        return WAIT, None
+
+    store.claim(sweep_id, "", check, stale_after=heartbeat_timeout(spec))

@@ -27,9 +27,10 @@ Until ``n_startup`` (4) runs have values, configs are quasi-random: a scrambled 
 sequence in the unit cube, mapped through each parameter's W&B distribution (so the first runs
 follow the sweep's priors, probabilities included). Then Optuna's GPSampler (Matern-5/2 with
 one length scale per parameter, log expected improvement, q-batch over the runs in flight)
-suggests; past ``gp_max_history`` (200) observations its fit costs more than the sweep's lock
-should be held for (0.5 s at 300, 4.5 s at 1000), so multivariate TPE with constant liar takes
-over (0.1 s at 1000). Both choices, and the GP over TPE, are measured in bench/bayes_quick.py.
+suggests; past ``gp_max_history`` (100) observations its fit costs more than the sweep's lock
+should be held for (on 2 cores: 0.6 s at 300 runs, 4.5 s at 1000, more with many parameters),
+so multivariate TPE with constant liar takes over (0.1 to 0.3 s at 1000). Both choices, and
+GP over TPE, are measured in bench/bayes_quick.py (results in bench/results/bayes_quick.md).
 Without torch installed, TPE is used throughout.
 
 The sweep's seed fixes the scrambling and the sampler's seed, so ``sweepctl: {seed: N}`` with
@@ -41,6 +42,7 @@ that do not search stay light.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import random
 import warnings
@@ -67,7 +69,7 @@ class Settings:
 
     sampler: str = "gp"  # "gp" (Optuna's GPSampler) or "tpe" (multivariate, constant liar)
     n_startup: int = 4  # quasi-random configs before the model takes over
-    gp_max_history: int = 200  # past this many observations, TPE instead of GP (latency)
+    gp_max_history: int = 100  # past this many observations, TPE instead of GP (latency)
     deterministic: bool = False  # GP: assume no observation noise
 
 
@@ -134,13 +136,13 @@ def suggest(
     sweep_seed = rng.getrandbits(32)
     # str seeds hash with SHA-512: stable across processes, unlike hash().
     call = random.Random(f"sweepctl-bayes:{sweep_seed}:{len(history)}")
-    seen = observations(space, spec.metric, history)
-    n_values = sum(o.value is not None for o in seen)
     if not space.dims:
         return space.config(())
-    if n_values < settings.n_startup:
+    seen = observations(space, spec.metric, history)
+    if sum(o.value is not None for o in seen) < settings.n_startup:
         candidates = _quasi_random(space, sweep_seed, len(history))
     else:
+        warm_up()  # loaded before the thread limits below, so that they cover every pool
         candidates = _model(space, spec.metric, seen, settings, call.getrandbits(32))
     from threadpoolctl import threadpool_limits
 
@@ -151,7 +153,9 @@ def suggest(
             config = space.config(point)
             if space.key(config) not in taken:
                 return config
-    return None  # unreachable: _fallback ends with the unused points of a finite space
+    # Only a finite space of more than _ENUMERATE_MAX points, all but a few of them taken and
+    # missed by every random draw, gets here.
+    return None
 
 
 def _fallback(
@@ -212,6 +216,7 @@ def _sampler(settings: Settings, n_values: int, seed: int) -> Any:
     )
 
 
+@functools.cache
 def _has_torch() -> bool:
     try:
         import torch  # noqa: F401
@@ -277,6 +282,4 @@ def warm_up() -> None:
     import optuna  # noqa: F401
     from scipy.stats import qmc  # noqa: F401
 
-    if DEFAULT.sampler == "gp":
-        with contextlib.suppress(ImportError):
-            import torch  # noqa: F401
+    _has_torch()

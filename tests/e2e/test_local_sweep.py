@@ -352,6 +352,8 @@ def test_run_cap_target_and_timeout_end_a_sweep(ws):
         """,
     )
     sweep = ws.create("cap.yaml")
+    ws.run("agent", sweep, "--count", "3")  # stops at its count, and the cap is reached too
+    assert ws.json("ls")[0]["state"] == "finished"
     proc = ws.run("agent", sweep)
     assert len(ws.json("runs", sweep)) == 3
     assert "run_cap 3 reached" in proc.stderr
