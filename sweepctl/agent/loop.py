@@ -223,6 +223,10 @@ class Agent:
     # -- the main loop -----------------------------------------------------------------------
     def run(self) -> AgentReport:
         self.preflight()
+        if self.spec.method == "bayes":
+            from sweepctl.search.bayes import warm_up
+
+            warm_up()  # seconds of imports, paid here rather than under the sweep's lock
         self.report.workers = self.workers
         self.agent_id = self.store.register_agent(self.sweep.id, socket.gethostname(), os.getpid())
         previous = self._install_signals()

@@ -101,8 +101,10 @@ def decide(sweep: Sweep, runs: list[Run], spec: SweepSpec | None = None) -> tupl
         running = sum(r.state == "running" for r in runs)
         if running:
             # Not finished yet: a running run that crashes would be offered again.
-            return DONE, f"all grid points are handed out; {running} still running"
-        return FINISH, f"all {len(runs)} grid points have been handed out"
+            return DONE, f"every configuration is handed out; {running} still running"
+        if spec.method == "grid":
+            return FINISH, f"all {len(runs)} grid points have been handed out"
+        return FINISH, f"the search space is used up: all {len(runs)} configurations have run"
     return RUN, config
 
 

@@ -214,7 +214,7 @@ def _lattice(k: int, q: float) -> float | int:
     return quantize(float(k) * q, q)
 
 
-def _dim(param: Param) -> Dim | Any:
+def _dim(param: Param) -> Dim | tuple[Any]:
     """The dimension for ``param``; a fixed value wrapped in a tuple if it takes only one."""
     form, s = param.distribution, param.spec
     if form in ("categorical", "categorical_w_probabilities"):
@@ -224,7 +224,7 @@ def _dim(param: Param) -> Dim | Any:
             if weight > 0:
                 by_key[value_key(value)] = value  # the last duplicate wins, as in grid
         if len(by_key) <= 1:
-            return (sample(param, 0.5),)
+            return (next(iter(by_key.values())),)
         choices = tuple(by_key.values())
         by_repr = {(type(v), repr(v)): i for i, v in enumerate(choices)}
         return Dim(param, "index", 0, len(choices) - 1, choices, tuple(by_key), by_repr)

@@ -212,7 +212,12 @@ def test_seed_and_history_fix_the_suggestion() -> None:
     assert suggest(spec, [], random.Random()) is not None  # unseeded sweeps work too
 
 
-def test_improves_over_random_on_a_quadratic() -> None:
+# Measured on 3 seeds: GP 1e-5 to 1e-3, TPE 0.2 to 0.5, random 1 to 3 (bench/bayes_quick.py has
+# more); the margins keep this far from flaky.
+@pytest.mark.parametrize(("sampler", "margin"), [("gp", 0.05), ("tpe", 0.5)])
+def test_improves_over_random_on_a_quadratic(sampler: str, margin: float) -> None:
+    if sampler == "gp":
+        pytest.importorskip("torch", reason="without torch, bayes uses TPE")
     spec = make_spec({"x": {"min": -5.0, "max": 5.0}, "y": {"min": -5.0, "max": 5.0}})
 
     def quadratic(c: dict[str, float]) -> float:
@@ -220,13 +225,14 @@ def test_improves_over_random_on_a_quadratic() -> None:
 
     bayes_best, random_best = [], []
     for seed in range(3):
-        bayes_best.append(min(r.metric for r in sweep(spec, 30, quadratic, seed)))
+        history = sweep(spec, 20, quadratic, seed, Settings(sampler=sampler))
+        bayes_best.append(min(r.metric for r in history))
         history: list[RunRecord] = []
-        for i in range(30):
+        for i in range(20):
             config = random_search.suggest(spec, history, random.Random(seed))
             history.append(RunRecord(str(i), "finished", config, quadratic(config)))
         random_best.append(min(r.metric for r in history))
-    assert statistics.median(bayes_best) < 0.2 * statistics.median(random_best)
+    assert statistics.median(bayes_best) < margin * statistics.median(random_best)
 
 
 def test_maximize_heads_for_high_values() -> None:
