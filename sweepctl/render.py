@@ -27,7 +27,9 @@ def out() -> Console:
     """Results on stdout: ids, tables."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    # Into a pipe or a file, rich would assume 80 columns and cut table cells short.
+    width = None if sys.stdout.isatty() else 1000
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 
 @cache
