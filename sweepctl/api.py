@@ -90,7 +90,9 @@ def create(
         entity=config.get("entity"),
         source=str(file),
     )
-    result.storage = store.url
+    from sweepctl.store.base import redact
+
+    result.storage = redact(store.url)
     return result
 
 

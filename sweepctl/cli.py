@@ -155,7 +155,9 @@ def create(
             render.dry_run(data)
         return
     sweep = result.sweep
-    command = f"sweepctl agent {sweep.id}" + (f" --storage {storage}" if storage else "")
+    from sweepctl.store.base import redact
+
+    command = f"sweepctl agent {sweep.id}" + (f" --storage {redact(storage)}" if storage else "")
     if quiet:
         print(sweep.id)
     elif json_out:
@@ -270,12 +272,18 @@ def runs(
     state: Annotated[
         list[str] | None, typer.Option("--state", help="Only runs in this state (repeatable).")
     ] = None,
+    top: Annotated[
+        int | None, typer.Option("--top", help="Only the N best runs by the metric.")
+    ] = None,
 ) -> None:
     """The runs of a sweep: a table sorted by the metric, or JSON in creation order."""
     from sweepctl import api, render
-    from sweepctl.results.export import run_json
+    from sweepctl.results.export import rank, run_json
 
     found_sweep, found = api.runs(sweep, storage=storage, state=state)
+    if top is not None:
+        best = {r.id for r in rank(found_sweep.spec.metric, found)[: max(0, top)]}
+        found = [r for r in found if r.id in best]
     if json_out:
         render.as_json([run_json(r) for r in found])
     else:

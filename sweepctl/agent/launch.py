@@ -59,7 +59,9 @@ class Child:
 
     def _copy_output(self, echo: Echo | None) -> None:
         assert self.proc.stdout is not None
-        with self.log_path.open("ab") as log:
+        # Owner only: a run's output can hold anything the program prints.
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as log:
             while chunk := self.proc.stdout.read1(65536):
                 log.write(chunk)
                 log.flush()

@@ -385,7 +385,8 @@ class Agent:
 
     def _execute(self, run: Run, index: int) -> Outcome:
         files = RunFiles(self.store.files_dir / "runs" / self.sweep.id / run.id)
-        files.folder.mkdir(parents=True, exist_ok=True)
+        # Ids are ours ([a-z0-9]), never user text, so they are safe as path parts.
+        files.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         macros.write_param_file(files.params, run.config)
         json_file = None
         command = self.spec.command

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import string
 import time
@@ -166,6 +167,11 @@ def resolve_url(storage: str | None, *, create: bool = False) -> str:
     return storage
 
 
+def redact(url: str) -> str:
+    """A storage URL fit to print: any password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
 def open_store(storage: str | None = None, *, create: bool = False) -> Store:
     """Open (and with ``create``, make) the store named by ``storage`` or found from here."""
     return Store(resolve_url(storage, create=create))
@@ -187,7 +193,10 @@ class Store:
     def _engine(self, url: str) -> Engine:
         if self.is_sqlite:
             path = Path(url.removeprefix("sqlite:///"))
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                # Sweeps and their runs' configs are the user's business: owner only.
+                path.touch(mode=0o600)
             engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
             @sa.event.listens_for(engine, "connect")
@@ -223,7 +232,9 @@ class Store:
         """Where run files (logs, metrics, param files) live: beside an SQLite store."""
         if self.is_sqlite:
             return Path(self.url.removeprefix("sqlite:///")).parent
-        return Path.cwd() / STORE_DIR
+        folder = Path.cwd() / STORE_DIR
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder
 
     def write(self, fn: Callable[[Connection], Any], attempts: int = 8) -> Any:
         """Run ``fn`` in one write transaction (SQLite: BEGIN IMMEDIATE)."""
@@ -251,7 +262,7 @@ class Store:
                 if not (busy or lost) or attempt == attempts - 1:
                     raise SweepctlError(
                         f"the store could not be {'written' if write else 'read'}: {exc.orig}",
-                        hint=f"store: {self.engine.url.render_as_string(hide_password=True)}",
+                        hint=f"store: {redact(self.url)}",
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
