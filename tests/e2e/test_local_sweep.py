@@ -224,10 +224,12 @@ def test_stop_lets_running_runs_finish_and_cancel_kills_them(ws):
     proc = ws.popen("agent", sweep, "--workers", "2")
     _wait_for(lambda: len(_running(ws, sweep)) == 2)
     ws.run("stop", sweep)
+    claimed = len(ws.json("runs", sweep))  # on a busy machine a run may end before `stop`
     proc.communicate(timeout=60)
     assert proc.returncode == 0
     runs = ws.json("runs", sweep)
-    assert [r["state"] for r in runs] == ["finished", "finished"]  # no new runs after stop
+    assert len(runs) == claimed < 6  # no new run after the stop
+    assert {r["state"] for r in runs} == {"finished"}
 
     ws.file("prog.py", SLOW_PROGRAM)
     sweep = ws.create("s.yaml")
