@@ -103,7 +103,7 @@ def decide(sweep: Sweep, runs: list[Run], spec: SweepSpec | None = None) -> tupl
             # Not finished yet: a running run that crashes would be offered again.
             return DONE, f"every configuration is handed out; {running} still running"
         if spec.method == "grid":
-            return FINISH, f"all {len(runs)} grid points have been handed out"
+            return FINISH, f"all grid points have been handed out ({len(runs)} runs)"
         return FINISH, f"the search space is used up: all {len(runs)} configurations have run"
     return RUN, config
 

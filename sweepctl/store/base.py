@@ -549,14 +549,34 @@ class Store:
         exit_code: int | None = None,
         reason: str | None = None,
     ) -> None:
+        """Record how a running run ended.
+
+        A run already marked crashed (its agent was silent too long: a suspended machine, a
+        lost connection) keeps that state, because its config may have run again elsewhere;
+        the late ending is added to its reason instead, so no grid point ends twice.
+        """
         now = time.time()
-        self.write(
-            lambda c: c.execute(
+
+        def transaction(conn: Connection) -> None:
+            ended = conn.execute(
                 sa.update(t.runs)
-                .where(t.runs.c.id == run_id)
+                .where(t.runs.c.id == run_id, t.runs.c.state == "running")
                 .values(state=state, exit_code=exit_code, reason=reason, ended_at=now)
-            )
-        )
+            ).rowcount
+            if not ended:
+                late = f"; it ended later as {state}" + (
+                    f" (exit code {exit_code})" if exit_code is not None else ""
+                )
+                conn.execute(
+                    sa.update(t.runs)
+                    .where(t.runs.c.id == run_id)
+                    .values(
+                        exit_code=exit_code,
+                        reason=sa.func.coalesce(t.runs.c.reason, "") + late,
+                    )
+                )
+
+        self.write(transaction)
 
     def heartbeat(self, agent_id: str, run_ids: Sequence[str]) -> None:
         now = time.time()

@@ -207,3 +207,22 @@ def test_dropped_postgres_connections_are_retried_and_no_metric_is_lost(ws):
     assert all(r["summary"]["_step"] == 39 for r in runs)  # every logged step arrived
     steps = ws.sql("SELECT run_id, count(*) FROM sweepctl_metrics GROUP BY run_id")
     assert sorted(n for _, n in steps) == [40, 40]
+
+
+@pytest.mark.parametrize("ws", ["sqlite"], indirect=True)
+def test_a_stalled_agent_that_wakes_up_does_not_finish_a_point_twice(ws):
+    ws.file("prog.py", "import time\ntime.sleep(4)\n")
+    ws.file("s.yaml", SWEEP.replace("[1, 2, 3, 4]", "[1]"))
+    sweep = ws.create("s.yaml")
+    stalled = ws.popen("agent", sweep)
+    _wait_for(lambda: len(_running(ws, sweep)) == 1)
+    stalled.send_signal(signal.SIGSTOP)  # a suspended machine: alive, but silent
+    try:
+        time.sleep(3)  # past heartbeat_timeout: 2s
+        ws.run("agent", sweep)  # presumes the run lost and runs the point again
+    finally:
+        stalled.send_signal(signal.SIGCONT)
+    stalled.communicate(timeout=60)
+    runs = ws.json("runs", sweep)
+    assert [r["state"] for r in runs] == ["crashed", "finished"]
+    assert runs[0]["reason"].endswith("; it ended later as finished (exit code 0)")
