@@ -248,7 +248,7 @@ def export_best(
         key = sweep.name or sweep.id
         if key in configs:
             key = f"{key}-{sweep.id}"
-        configs[key] = found["config"]
+        configs[key] = found
     if not configs:
         raise UsageError("no sweep in the store has a best run yet")
     text = format_best(configs, fmt, single=len(refs) == 1)
@@ -382,3 +382,63 @@ def report(
         plots=plots,
         html=html,
     )
+
+
+def run_best(
+    ref: str,
+    *,
+    seeds: Sequence[int],
+    seed_param: str = "seed",
+    agents: int = 1,
+    storage: str | None = None,
+    **agent_options: Any,
+) -> dict[str, Any]:
+    """Run a sweep's best config once per seed, as its own tracked grid sweep over the seeds.
+
+    The sweep-first workflow's last step: is the optimum real, or one lucky seed? Returns
+    ``{"sweep_id", "source_run", "metric", "values", "mean", "std", "report"}``.
+    """
+    import statistics
+
+    from sweepctl.results.refine import _nest
+
+    if not seeds:
+        raise UsageError("give the seeds to run, e.g. --seeds 42,1337,2024")
+    store, sweep = get_sweep(ref, storage)
+    found = best(sweep.id, storage=storage)
+    spec = sweep.spec
+    blocks: dict[tuple[str, ...], dict[str, Any]] = {}
+    for param in spec.params:
+        value = found["config"]
+        for key in param.path:
+            value = value.get(key) if isinstance(value, dict) else None
+        blocks[param.path] = {"value": value}
+    blocks[(seed_param,)] = {"values": list(seeds)}
+    config = {
+        key: spec.config[key]
+        for key in ("program", "command", "project", "entity", "metric")
+        if spec.config.get(key) is not None
+    }
+    config.update(
+        name=f"{sweep.name or sweep.id}-best-seeds",
+        description=f"best run {found['run_id']} of sweep {sweep.id}, once per seed",
+        method="grid",
+        parameters=_nest(blocks),
+    )
+    if spec.options:
+        config["sweepctl"] = dict(spec.options)
+    created = store.create_sweep(
+        config, name=config["name"], project=spec.project, entity=spec.entity, source=sweep.source
+    )
+    report = agent(created.id, storage=storage, workers=agents, **agent_options)
+    _, seeded = runs(created.id, storage=storage)
+    values = [r.metric for r in seeded if r.state == "finished" and r.metric is not None]
+    return {
+        "sweep_id": created.id,
+        "source_run": found["run_id"],
+        "metric": found["metric"],
+        "values": values,
+        "mean": statistics.fmean(values) if values else None,
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else None,
+        "report": report,
+    }

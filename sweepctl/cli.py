@@ -470,6 +470,54 @@ def report(
     render.info(("wrote ", "green"), f"{len(written)} files to {written[0].parent}")
 
 
+@app.command(name="run-best")
+def run_best(
+    sweep: SweepArg,
+    seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated seeds: 42,1337,2024.")],
+    agents: Annotated[int, typer.Option("--agents", help="Runs at the same time.")] = 1,
+    seed_param: Annotated[
+        str, typer.Option("--seed-param", help="The parameter that takes the seed.")
+    ] = "seed",
+    storage: StorageOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run the best config once per seed as its own sweep; print mean ± std of the metric."""
+    from sweepctl import api, render
+    from sweepctl.agent.loop import write_echo
+    from sweepctl.progress import LogLines
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{seeds!r}: seeds are whole numbers, e.g. 42,1337,2024") from None
+    result = api.run_best(
+        sweep,
+        seeds=seed_list,
+        seed_param=seed_param,
+        agents=agents,
+        storage=storage,
+        echo_for=write_echo,
+        say=lambda message: render.info(("sweepctl: ", "dim"), message),
+        observe=lambda found, n: LogLines(found, len(seed_list)),
+    )
+    report = result.pop("report")
+    if json_out:
+        render.as_json(result)
+    else:
+        metric = result["metric"]
+        spread = (
+            f"{result['mean']:.6g} ± {result['std']:.2g}" if result["mean"] is not None else "-"
+        )
+        render.line(
+            f"{metric['name']} over {len(result['values'])} seeds: ",
+            (spread, "bold"),
+            f"  (best run {result['source_run']} had {metric['value']:.6g}; "
+            f"sweep {result['sweep_id']})",
+        )
+    if report.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
 def _control(sweep: str, action: str, storage: str | None) -> None:
     from sweepctl import api, render
 

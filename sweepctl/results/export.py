@@ -147,20 +147,36 @@ def _arg_value(value: Any) -> str:
     return str(value)
 
 
-def format_best(configs: dict[str, dict[str, Any]], fmt: str, single: bool) -> str:
-    """Best configs as text: ``configs`` maps sweep name -> config."""
+def format_best(found: dict[str, dict[str, Any]], fmt: str, single: bool) -> str:
+    """Best runs as text; ``found`` maps sweep name -> `best` JSON (sweep, run, metric, config).
+
+    json: the config (one sweep) or ``{name: config}``; yaml: grouped by sweep, each with its
+    run and the metric value to expect, for the final training runs; env and args: one
+    sweep's config as ``KEY=value`` lines or one ``--key=value`` line.
+    """
     if fmt not in BEST_FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint=f"one of: {', '.join(BEST_FORMATS)}")
     if fmt in ("env", "args") and not single:
         raise UsageError(
-            f"--format {fmt} writes one sweep's config; {len(configs)} sweeps were given",
+            f"--format {fmt} writes one sweep's config; {len(found)} sweeps were given",
             hint="give one sweep id, or use --format json or yaml",
         )
+    if fmt == "yaml":
+        grouped = {
+            name: {
+                "sweep_id": best["sweep_id"],
+                "run_id": best["run_id"],
+                "expected": {best["metric"]["name"]: best["metric"]["value"]},
+                "goal": best["metric"]["goal"],
+                "config": best["config"],
+            }
+            for name, best in found.items()
+        }
+        return yaml.safe_dump(grouped, sort_keys=False, allow_unicode=True)
+    configs = {name: best["config"] for name, best in found.items()}
     data: Any = next(iter(configs.values())) if single else configs
     if fmt == "json":
         return json.dumps(data, indent=2, default=str) + "\n"
-    if fmt == "yaml":
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     flat = flatten("", data, {})
     if fmt == "env":
         return "".join(f"{_env_name(k)}={_arg_value(v)}\n" for k, v in flat.items())

@@ -490,3 +490,24 @@ def test_launch_runs_files_in_order_and_resumes_without_rerunning(ws):
     assert again["plan/a_grid.yaml"]["runs"] == 8  # continued to its end, none run twice
     assert again["plan/a_grid.yaml"]["state"] == "finished"
     assert again["plan/b_random.yaml"]["runs"] == 10  # 7 more, not 10 more
+
+
+@SQLITE_ONLY
+def test_sweep_first_export_and_run_best_with_seeds(ws):
+    ws.file("prog.py", ECHO_PROGRAM)
+    ws.file("grid.yaml", GRID.replace("[-2, -1, 0, 1, 2, 3]", "[0, 1]"))
+    sweep = ws.create("grid.yaml", "--name", "phase")
+    ws.run("agent", sweep)
+    ws.run("export-best", "--format", "yaml", "--out", "optimal_hyperparameters.yaml")
+    import yaml
+
+    grouped = yaml.safe_load((ws.root / "optimal_hyperparameters.yaml").read_text())
+    assert grouped["phase"]["expected"] == {"loss": 0.5}
+    assert grouped["phase"]["config"] == {"x": 0, "y": 0.5, "z": 1}
+
+    result = json.loads(ws.run("run-best", sweep, "--seeds", "1,2,3", "--json").stdout)
+    assert result["values"] == [0.5, 0.5, 0.5] and result["mean"] == 0.5 and result["std"] == 0
+    seeded = ws.json("runs", result["sweep_id"])
+    assert [r["config"] for r in seeded] == [
+        {"seed": s, "x": 0, "y": 0.5, "z": 1} for s in (1, 2, 3)
+    ]
