@@ -511,3 +511,55 @@ def test_sweep_first_export_and_run_best_with_seeds(ws):
     assert [r["config"] for r in seeded] == [
         {"seed": s, "x": 0, "y": 0.5, "z": 1} for s in (1, 2, 3)
     ]
+
+
+TRAIN = Path(__file__).resolve().parents[2] / "scripts" / "train.py"
+
+
+SMOKE = {
+    "num_programs": 24,
+    "lines_per_program": 16,
+    "seq_len": 16,
+    "d_model": 16,
+    "num_layers": 1,
+    "num_heads": 2,
+    "epochs": 1,
+    "batch_size": 64,
+    "warmup_epochs": 0,
+}
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("command", ["default", "args"])
+def test_train_script_gets_exactly_the_sweep_config_and_its_metrics_reach_the_store(ws, command):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    (ws.root / "scripts").mkdir()
+    (ws.root / "scripts" / "train.py").write_text(TRAIN.read_text())
+    (ws.root / "configs").mkdir()
+    (ws.root / "configs" / "train.yaml").write_text(
+        (TRAIN.parents[1] / "configs" / "train.yaml").read_text()
+    )
+    lines = "command:\n  - ${env}\n  - ${interpreter}\n  - ${program}\n  - ${args}\n"
+    constants = "".join(f"  {k}: {{value: {v}}}\n" for k, v in SMOKE.items())
+    ws.file(
+        "t.yaml",
+        "program: scripts/train.py\nmethod: grid\nmetric: {name: val/loss}\n"
+        + (lines if command == "args" else "")
+        + "parameters:\n"
+        + constants
+        + "  vocab_bucket_digits: {values: [null]}\n  lr: {values: [0.002]}\n"
+        "  augmentation: {value: false}\n",
+    )
+    ws.env["TRAIN_RECORD_INPUTS"] = str(ws.root / "inputs.json")
+    sweep = ws.create("t.yaml")
+    ws.run("agent", sweep, timeout=300)
+    (run,) = ws.json("runs", sweep)
+    assert run["state"] == "finished", run
+    seen = json.loads((ws.root / "inputs.json").read_text())
+    expected = {**SMOKE, "augmentation": False, "lr": 0.002, "vocab_bucket_digits": None}
+    assert seen["argv"] == [f"--{k}={expected[k]}" for k in sorted(expected)]
+    assert {k: seen["wandb_config"][k] for k in expected} == expected
+    assert run["config"] == expected
+    assert run["metric"] == run["summary"]["val/loss"]  # one epoch: the only value
+    assert {"train/loss", "val/acc_command", "val/acc_value", "epoch"} <= set(run["summary"])
