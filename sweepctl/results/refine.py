@@ -22,6 +22,7 @@ import yaml
 
 from sweepctl.errors import UsageError
 from sweepctl.results.export import rank
+from sweepctl.search.space import lookup
 from sweepctl.spec.model import Param
 from sweepctl.store import Run, Sweep
 
@@ -33,14 +34,6 @@ LOG_SCALE = {
     "q_log_uniform",
     "inv_log_uniform",
 }
-
-
-def _lookup(config: dict[str, Any], path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(config, dict) or key not in config:
-            return None
-        config = config[key]
-    return config
 
 
 def _values_range(param: Param) -> tuple[float, float] | None:
@@ -126,7 +119,7 @@ def refine(sweep: Sweep, runs: list[Run], *, factor: float = 2.0, top: int = 5) 
             hint="run some runs first: `sweepctl agent ID`",
         )
     blocks = {
-        p.path: refine_param(p, [_lookup(r.config, p.path) for r in ranked], factor)
+        p.path: refine_param(p, [lookup(r.config, p.path) for r in ranked], factor)
         for p in spec.params
     }
     config: dict[str, Any] = {}

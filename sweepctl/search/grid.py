@@ -19,12 +19,10 @@ from typing import Any
 import yaml
 
 from sweepctl.search import RunRecord
-from sweepctl.search.space import run_config, wandb_order
+from sweepctl.search.space import MISSING, lookup, run_config, wandb_order
 from sweepctl.spec.model import Param, SweepSpec
 
 GRID_DISTRIBUTIONS = ("constant", "categorical", "int_uniform", "q_uniform")
-
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -130,15 +128,6 @@ def grid_configs(spec: SweepSpec) -> Iterator[dict[str, Any]]:
         yield _config(spec, axes, point)
 
 
-def _lookup(config: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = config
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return _MISSING
-        node = node[key]
-    return node
-
-
 def _taken(axes: Sequence[_Axis], history: Sequence[RunRecord]) -> set[tuple[str, ...]]:
     """The points that runs in the history hold; a run missing a parameter holds none."""
     cache: dict[tuple[type, str], str] = {}  # many runs share values; YAML dumping is slow
@@ -153,8 +142,8 @@ def _taken(axes: Sequence[_Axis], history: Sequence[RunRecord]) -> set[tuple[str
     for run in history:
         point = []
         for axis in axes:
-            value = _lookup(run.config, axis.param.path)
-            if value is _MISSING:
+            value = lookup(run.config, axis.param.path)
+            if value is MISSING:
                 break
             if axis.dict_keys is not None and isinstance(value, dict):
                 # Keys injected at run time (not in any grid value) do not make a new point.

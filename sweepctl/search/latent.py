@@ -30,7 +30,15 @@ from typing import Any
 
 from sweepctl.search import RunRecord
 from sweepctl.search.grid import value_key
-from sweepctl.search.space import _beta_tails, quantize, run_config, sample, wandb_order
+from sweepctl.search.space import (
+    MISSING,
+    _beta_tails,
+    lookup,
+    quantize,
+    run_config,
+    sample,
+    wandb_order,
+)
 from sweepctl.spec.model import Param, SweepSpec
 
 TAIL = 1e-4  # how close to 0 or 1 the latent u of an unbounded form may go
@@ -45,7 +53,6 @@ _BOUNDED = {
     "inv_log_uniform_values": lambda s: (s["min"], s["max"]),
 }
 _UNBOUNDED = {"normal", "q_normal", "log_normal", "q_log_normal", "beta", "q_beta"}
-_MISSING = object()
 
 
 def _log(x: float) -> float:
@@ -297,7 +304,7 @@ class Space:
         out = []
         for dim in self.dims:
             value = lookup(config, dim.param.path)
-            if value is _MISSING:
+            if value is MISSING:
                 return None
             out.append(dim.key(value))
         return tuple(out)
@@ -307,7 +314,7 @@ class Space:
         out = []
         for dim in self.dims:
             value = lookup(config, dim.param.path)
-            x = None if value is _MISSING else dim.latent(value)
+            x = None if value is MISSING else dim.latent(value)
             if x is None:
                 return None
             out.append(x)
@@ -317,13 +324,3 @@ class Space:
         """The keys of the history's configs that are points of this space, whatever the
         run's state (a config from an older version of the sweep file takes no point)."""
         return {self.key(run.config) for run in history if self.point(run.config) is not None}
-
-
-def lookup(config: dict[str, Any], path: tuple[str, ...]) -> Any:
-    """The value at ``path`` in a nested config, or a sentinel when it is absent."""
-    node: Any = config
-    for name in path:
-        if not isinstance(node, dict) or name not in node:
-            return _MISSING
-        node = node[name]
-    return node

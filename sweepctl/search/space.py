@@ -329,3 +329,16 @@ _PPF: dict[str, Callable[[dict[str, Any], float], Any]] = {
     "q_beta": _q_beta,
 }
 DISTRIBUTIONS = tuple(_PPF)
+
+
+MISSING = object()  # what `lookup` gives for a path the config does not have
+
+
+def lookup(config: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in a nested run config, or :data:`MISSING` when it is absent."""
+    node: Any = config
+    for name in path:
+        if not isinstance(node, dict) or name not in node:
+            return MISSING
+        node = node[name]
+    return node
