@@ -1,0 +1,486 @@
+"""Search quality of sweepctl's bayes against its peers, side by side in one run.
+
+    .venv/bin/python bench/search.py [--seeds 10] [--budget 50] [--problems ...]
+                                     [--engines ...] [--modes sequential,parallel] [--quick]
+
+Engines (searchbench/engines.py): sweepctl bayes and random through the real CLI, W&B's own
+bayes (``sweeps`` 0.3.0, in its own virtualenv), Optuna TPE and GP, plain random search.
+Problems (problems/__init__.py): branin, hartmann6, rosenbrock (4-D), ackley (5-D), levy
+(4-D), a mixed training surrogate, and scikit-learn's MLP on digits; every engine optimises
+the same function over the same space.
+
+Two modes: ``sequential`` (one run at a time) and ``parallel`` (4 at a time: ``agent
+--workers 4`` for sweepctl, rounds of 4 suggestions for the others, each engine handling the
+pending ones its own way). Then suggestion latency with 100 and 1000 finished runs.
+
+Every (mode, engine, problem, seed) result is cached as JSON under bench/.work/search/, so an
+interrupted run resumes where it stopped; the report uses only seeds that finished for every
+combination. Writes bench/RESULTS.md and PNGs under bench/results/search/ (``--quick``: a
+small smoke run, written under bench/.work/search/quick/ instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime
+import hashlib
+import json
+import multiprocessing
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# One BLAS/OpenMP thread everywhere, set before numpy or torch load: jobs run side by side
+# on few cores, and every engine is treated the same.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from problems import PROBLEMS, service  # noqa: E402
+from searchbench import environments  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+WORK = BENCH / ".work" / "search"
+MODES = {"sequential": 1, "parallel": 4}
+CHECKPOINTS = (10, 25, 50)
+LATENCY_PROBLEMS = ("hartmann6", "surrogate")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One sweep to run: an engine on a problem with a seed, in a mode."""
+
+    mode: str
+    engine: str
+    problem: str
+    seed: int
+    budget: int
+
+    def path(self) -> Path:
+        return WORK / "traces" / self.mode / self.engine / self.problem / f"seed{self.seed}.json"
+
+
+# --- caching -----------------------------------------------------------------------------------
+
+
+def _digest(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+# The modules each sweepctl method imports: a change to them makes its cached sweeps stale.
+SEARCH_MODULES = {
+    "sweepctl-random": ("__init__", "random", "space"),
+    "sweepctl-bayes": ("__init__", "bayes", "latent", "grid", "space"),
+}
+
+
+def fingerprint(engine: str) -> str:
+    """What a cached trace depends on: the problems, and sweepctl's search code for its own."""
+    paths = [BENCH / "problems" / "__init__.py"]
+    if engine in SEARCH_MODULES:
+        paths.append(BENCH / "problems" / "run_problem.py")
+        search = REPO / "sweepctl" / "search"
+        paths += [search / f"{name}.py" for name in SEARCH_MODULES[engine]]
+    return _digest(paths)
+
+
+def cached(task: Task) -> dict[str, Any] | None:
+    """The cached trace of a task, if it covers the budget and is of the current code."""
+    try:
+        saved = json.loads(task.path().read_text())
+    except (OSError, ValueError):
+        return None
+    if saved["budget"] < task.budget or saved["fingerprint"] != fingerprint(task.engine):
+        return None
+    return saved["trace"]
+
+
+# --- running -----------------------------------------------------------------------------------
+
+_server_path: Path | None = None
+
+
+def _evaluator() -> None:
+    """Start this worker's warm evaluator for run_problem.py (see problems/service.py)."""
+    global _server_path
+    if _server_path is None:
+        _server_path = WORK / f"eval-{os.getpid()}.sock"
+        service.serve(_server_path)
+        os.environ[service.ENV] = str(_server_path)
+
+
+def run_task(task: Task, use_server: bool) -> tuple[Task, str | None, float]:
+    """Run one task in a pool worker and cache its trace; (task, error or None, seconds)."""
+    from searchbench import engines
+
+    start = time.perf_counter()
+    try:
+        if use_server and task.engine in engines.CLI_ENGINES:
+            _evaluator()
+        work = WORK / "sweeps" / task.mode
+        trace = engines.run(
+            task.engine, task.problem, task.seed, task.budget, MODES[task.mode], work
+        )
+    except Exception as exc:
+        return task, f"{type(exc).__name__}: {exc}", time.perf_counter() - start
+    task.path().parent.mkdir(parents=True, exist_ok=True)
+    saved = {
+        "budget": task.budget,
+        "fingerprint": fingerprint(task.engine),
+        "trace": trace.to_json(),
+    }
+    task.path().write_text(json.dumps(saved))
+    return task, None, time.perf_counter() - start
+
+
+def run_all(tasks: list[Task], jobs: int, use_server: bool) -> list[str]:
+    """Run the tasks without a cached trace, ``jobs`` at a time; the errors."""
+    todo = [t for t in tasks if cached(t) is None]
+    print(f"{len(tasks) - len(todo)} of {len(tasks)} sweeps cached; running {len(todo)}")
+    errors = []
+    started = time.perf_counter()
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(run_task, t, use_server) for t in todo]
+        for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            task, error, seconds = future.result()
+            status = f"FAILED {error}" if error else f"{seconds:.1f} s"
+            elapsed = (time.perf_counter() - started) / 60
+            print(
+                f"[{done}/{len(todo)} {elapsed:.1f} min] {task.mode} {task.engine} "
+                f"{task.problem} seed {task.seed}: {status}",
+                flush=True,
+            )
+            if error:
+                errors.append(f"{task}: {error}")
+    return errors
+
+
+def make_tasks(args: argparse.Namespace) -> list[Task]:
+    """Seeds outermost, so an interrupted run leaves whole seeds behind."""
+    return [
+        Task(mode, engine, problem, seed, args.budget)
+        for seed in range(args.seeds)
+        for mode in args.modes
+        for problem in args.problems
+        for engine in args.engines
+    ]
+
+
+def load(tasks: list[Task]) -> tuple[dict, list[int], list[int]]:
+    """Cached traces of the seeds complete for every task; (traces, seeds, incomplete)."""
+    traces, incomplete = {}, set()
+    for task in tasks:
+        trace = cached(task)
+        if trace is None:
+            incomplete.add(task.seed)
+            continue
+        traces[(task.mode, task.engine, task.problem, task.seed)] = trace
+    seeds = sorted({t.seed for t in tasks} - incomplete)
+    traces = {k: v for k, v in traces.items() if k[3] in seeds}
+    return traces, seeds, sorted(incomplete)
+
+
+# --- latency -----------------------------------------------------------------------------------
+
+
+def run_latency(engines: list[str], sizes: list[int], repeats: int, fresh: bool) -> dict[str, Any]:
+    """Suggestion latency per (engine, problem, size), cached in latency.json."""
+    from searchbench import latency
+
+    path = WORK / "latency.json"
+    results = {} if fresh or not path.exists() else json.loads(path.read_text())
+    for problem in LATENCY_PROBLEMS:
+        for size in sizes:
+            for engine in engines:
+                key = f"{engine}|{problem}|{size}"
+                if key in results and results[key]["fingerprint"] == fingerprint(engine):
+                    continue
+                # fewer repeats where one call takes seconds (GPs at 1000 runs)
+                n = repeats if size <= 100 else max(1, repeats // 2)
+                timing = latency.measure(engine, problem, size, n, WORK / "sweeps")
+                results[key] = {**timing, "fingerprint": fingerprint(engine)}
+                path.write_text(json.dumps(results, indent=1))
+                print(f"latency {engine} {problem} {size}: {timing['median']:.4f} s", flush=True)
+    return results
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _versions() -> str:
+    from importlib.metadata import version
+
+    here = ", ".join(
+        f"{p} {version(p)}" for p in ("optuna", "torch", "scikit-learn", "numpy", "scipy")
+    )
+    python = environments.WANDB_VENV / "bin" / "python"
+    code = (
+        "from importlib.metadata import version as v; "
+        "print(', '.join(f'{p} {v(p)}' for p in ('sweeps', 'scikit-learn', 'numpy')))"
+    )
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    return f"{here}; W&B's venv: {done.stdout.strip() or 'absent'}"
+
+
+def _git() -> str:
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "sweepctl"], cwd=REPO, capture_output=True, text=True
+    ).stdout.split("\n")
+    changed = sorted(line[3:] for line in dirty if line.strip())
+    bayes = _digest([REPO / "sweepctl" / "search" / "bayes.py"])
+    suffix = f" + uncommitted changes in {', '.join(changed)}" if changed else ""
+    return f"git {head}{suffix}; sha256 of sweepctl/search/bayes.py: {bayes}"
+
+
+def write_results(
+    args: argparse.Namespace,
+    tasks: list[Task],
+    latency_results: dict[str, Any] | None,
+    meta: dict[str, Any],
+) -> Path:
+    """RESULTS.md and the regret plots, from the cache."""
+    from searchbench import report
+
+    traces, seeds, incomplete = load(tasks)
+    out_md = args.out
+    plots = out_md.parent / "results" / "search" if not args.quick else out_md.parent
+    all_curves = report.curves(traces, args.budget)
+    budgets = [n for n in CHECKPOINTS if n <= args.budget] or [args.budget]
+    rel = lambda p: os.path.relpath(p, out_md.parent)  # noqa: E731
+    lines = [
+        "# Search quality: sweepctl bayes against its peers",
+        "",
+        f"`{meta['command']}`",
+        "",
+        f"- date: {meta['date']}; this invocation {meta['minutes']:.1f} min (sweeps run: "
+        f"{meta['ran']}, from the cache of earlier invocations: {meta['cached']}); the "
+        f"reported sweeps' own wall times sum to {_sweep_minutes(traces):.1f} min",
+        f"- machine: {os.cpu_count()} cores, {platform.platform()}; load average (1 min) "
+        f"{meta['load_start']:.2f} at start, {os.getloadavg()[0]:.2f} at end "
+        f"(the machine was shared), {args.jobs} sweeps at a time, 1 BLAS thread each",
+        f"- code: {_git()}",
+        f"- versions: {_versions()}",
+        f"- configuration: {len(seeds)} seeds ({', '.join(map(str, seeds)) or 'none'}), "
+        f"{args.budget} runs per sweep, modes {', '.join(args.modes)}, "
+        f"{len(args.problems)} problems, {len(args.engines)} engines",
+    ]
+    if len(seeds) < 10 or args.budget < 50:
+        lines.append(
+            f"- **This is a reduced run** ({len(seeds)} seeds × {args.budget} runs, not the "
+            "issue's 10 × 50), chosen to fit the time on a shared 2-core machine. The full "
+            "run: `.venv/bin/python bench/search.py --seeds 10 --budget 50` (it reuses this "
+            "run's cached sweeps)."
+        )
+    if incomplete:
+        lines.append(f"- seeds left out (not finished for every combination): {incomplete}")
+    lines += ["", *_definitions(all_curves, args), ""]
+    for mode in args.modes:
+        title = "one run at a time" if mode == "sequential" else "4 runs at a time"
+        lines += [f"## {mode.capitalize()}: {title}", "", "Goals for sweepctl bayes:", ""]
+        lines += report.goals(all_curves, mode, args.engines, args.problems, budgets)
+        for n in budgets:
+            medians, mean_rank = report.table_data(all_curves, mode, args.engines, args.problems, n)
+            lines += ["", f"Median regret after {n} runs ({mode}):", ""]
+            lines += report.regret_table(medians, mean_rank, args.engines)
+        png = plots / f"regret_{mode}.png"
+        report.plot(all_curves, mode, args.engines, args.problems, png, f"Regret, {title}")
+        lines += ["", f"![regret curves, {mode}]({rel(png)})", ""]
+        lines += [*_wall_table(traces, mode, args), ""]
+    if latency_results:
+        lines += [*_latency_table(latency_results, args), ""]
+    lines += _notes(args)
+    out_md.write_text("\n".join(lines) + "\n")
+    return out_md
+
+
+def _sweep_minutes(traces: dict) -> float:
+    return sum(t["seconds"] for t in traces.values()) / 60
+
+
+def _definitions(all_curves: dict, args: argparse.Namespace) -> list[str]:
+    from searchbench import report
+
+    optima = report.optima({})
+    mlp = "the best value any engine reached in this run"
+    return [
+        "Regret after n runs = best value among the first n runs − the problem's global "
+        "minimum (mlp_digits: "
+        + mlp
+        + ", as it has no known minimum). Tables give the median over the seeds; the lowest "
+        "per problem is in bold. Mean rank: engines ranked per problem by that median (ties "
+        "share their mean rank), averaged over the problems; lower is better. "
+        f"Known minima: {', '.join(f'{k} {v:.6g}' for k, v in optima.items())}.",
+    ]
+
+
+def _wall_table(traces: dict, mode: str, args: argparse.Namespace) -> list[str]:
+    """Mean wall seconds per sweep (for orientation: other jobs shared the cores)."""
+    lines = [
+        f"Mean wall seconds per {args.budget}-run sweep ({mode}; CLI engines include each run's "
+        "process start; others run the objective in-process; the machine was shared):",
+        "",
+        "| problem | " + " | ".join(args.engines) + " |",
+        "|---" * (len(args.engines) + 1) + "|",
+    ]
+    for problem in args.problems:
+        cells = []
+        for engine in args.engines:
+            secs = [
+                t["seconds"]
+                for (m, e, p, _), t in traces.items()
+                if (m, e, p) == (mode, engine, problem)
+            ]
+            cells.append(f"{sum(secs) / len(secs):.1f}" if secs else "–")
+        lines.append(f"| {problem} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _latency_table(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    sizes = sorted({int(k.split("|")[2]) for k in results})
+    header = [f"{p}, {n} runs" for p in LATENCY_PROBLEMS for n in sizes]
+    lines = [
+        "## Suggestion latency",
+        "",
+        "Seconds for one suggestion given N finished runs (the same random history for every "
+        "engine), median of the timed calls after a warm-up call; the engine's call only "
+        "(searchbench/latency.py says exactly what is timed). Taken after the quality runs, "
+        "one at a time.",
+        "",
+        "| engine | " + " | ".join(header) + " |",
+        "|---" * (len(header) + 1) + "|",
+    ]
+    for engine in args.engines:
+        cells = []
+        for p in LATENCY_PROBLEMS:
+            for n in sizes:
+                r = results.get(f"{engine}|{p}|{n}")
+                cells.append(f"{r['median']:.4f} ({len(r['times'])})" if r else "–")
+        lines.append(f"| {engine} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("In brackets: number of timed calls.")
+    return lines
+
+
+def _notes(args: argparse.Namespace) -> list[str]:
+    return [
+        "## How this was run",
+        "",
+        "- sweepctl engines: the real CLI. A sweep file per (problem, seed) with "
+        "`sweepctl: {seed: S}`, `sweepctl create`, `sweepctl agent ID --count B "
+        "[--workers 4]`, `sweepctl runs ID --json`; each run is bench/problems/run_problem.py "
+        "launched through W&B's macros. Its objective value comes from the harness's warm "
+        "evaluator (problems/service.py: the same function in the same venv; it saves the "
+        "1-2 s scikit-learn import per MLP run)"
+        + (" — off for this run (`--no-eval-server`)." if args.no_eval_server else "."),
+        "- wandb-bayes: `sweeps.next_run(config, runs)` of `sweeps` 0.3.0 in "
+        "bench/.venvs/wandb-sweeps, runs as SweepRun objects with summaryMetrics and history; "
+        "in parallel mode each round's earlier suggestions are passed as running SweepRuns.",
+        "- optuna-tpe: `TPESampler(seed=S, constant_liar=True)` (the liar only changes "
+        "anything while trials are running); optuna-gp: `GPSampler(seed=S)`; both via "
+        "`ask()` × batch, then `tell()`. Defaults otherwise (10 random start-up trials).",
+        "- random: each parameter drawn independently from its W&B distribution.",
+        "- parallel mode: sweepctl's 4 workers claim runs as they free up (asynchronous); the "
+        "other engines run in synchronous rounds of 4. Runs are ordered by the order they were "
+        "suggested (sweepctl: run number).",
+        "- Regret curves: bench/results/search/regret_*.png (median line, interquartile band, "
+        "log scale floored at 1e-6).",
+    ]
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    from searchbench.engines import ENGINES
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budget", type=int, default=50, help="runs per sweep")
+    parser.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated")
+    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated")
+    parser.add_argument("--modes", default="sequential,parallel", help="comma-separated")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="sweeps at a time")
+    parser.add_argument("--latency-sizes", default="100,1000", help="finished runs; '' skips")
+    parser.add_argument("--latency-repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="2 seeds × 12 runs, 2 problems")
+    parser.add_argument("--fresh", action="store_true", help="ignore cached results")
+    parser.add_argument("--report-only", action="store_true", help="write from the cache")
+    parser.add_argument("--no-eval-server", action="store_true", help="MLP imports per run")
+    parser.add_argument("--out", type=Path, help="the markdown file (default bench/RESULTS.md)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.budget = min(args.seeds, 2), min(args.budget, 12)
+        if args.problems == ",".join(PROBLEMS):
+            args.problems = "branin,surrogate"
+        args.latency_sizes = "30"
+    args.problems = [p for p in args.problems.split(",") if p]
+    args.engines = [e for e in args.engines.split(",") if e]
+    args.modes = [m for m in args.modes.split(",") if m]
+    args.latency_sizes = [int(n) for n in args.latency_sizes.split(",") if n]
+    for name, known, chosen in (
+        ("problem", PROBLEMS, args.problems),
+        ("engine", ENGINES, args.engines),
+        ("mode", MODES, args.modes),
+    ):
+        unknown = sorted(set(chosen) - set(known))
+        if unknown:
+            parser.error(f"unknown {name}s {unknown}; choose from {', '.join(known)}")
+    if args.out is None:
+        args.out = WORK / "quick" / "RESULTS.md" if args.quick else BENCH / "RESULTS.md"
+    return args
+
+
+def main() -> None:
+    environments.ensure_bench_python([__file__, *sys.argv[1:]])
+    args = parse_args(sys.argv[1:])
+    if "wandb-bayes" in args.engines:
+        environments.ensure_wandb_venv()
+    WORK.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.fresh and not args.report_only:
+        for path in (WORK / "traces").glob("**/*.json"):
+            path.unlink()
+    start, load_start = time.perf_counter(), os.getloadavg()[0]
+    tasks = make_tasks(args)
+    ran = 0
+    if not args.report_only:
+        ran = sum(cached(t) is None for t in tasks)
+        errors = run_all(tasks, args.jobs, not args.no_eval_server)
+        for error in errors:
+            print("error:", error, file=sys.stderr)
+    latency_results = None
+    if args.latency_sizes:
+        if args.report_only:
+            path = WORK / "latency.json"
+            latency_results = json.loads(path.read_text()) if path.exists() else None
+        else:
+            latency_results = run_latency(
+                args.engines, args.latency_sizes, args.latency_repeats, args.fresh
+            )
+    meta = {
+        "command": " ".join([".venv/bin/python", "bench/search.py", *sys.argv[1:]]),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "minutes": (time.perf_counter() - start) / 60,
+        "load_start": load_start,
+        "ran": ran,
+        "cached": len(tasks) - ran,
+    }
+    out = write_results(args, tasks, latency_results, meta)
+    print(f"wrote {os.path.relpath(out, REPO)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""The engines of the search benchmark, and one way to run each for a budget of runs.
+
+* ``sweepctl-bayes``, ``sweepctl-random``: the real CLI. A sweep file per problem, ``sweepctl
+  create``, ``sweepctl agent --count B [--workers 4]`` launching bench/problems/run_problem.py
+  through W&B's command macros, then ``sweepctl runs --json``. Parallel: 4 workers claiming
+  concurrently, as users run it.
+* ``wandb-bayes``: W&B's own engine (``sweeps`` 0.3.0) in its own virtualenv, behind
+  wandb_driver.py: ``sweeps.next_run(sweep_config, runs)`` with SweepRun objects.
+* ``optuna-tpe``: ``TPESampler(seed, constant_liar=True)``; the liar only acts on running
+  trials, so sequential runs are the default TPE and parallel ones get Optuna's own handling
+  of pending points.
+* ``optuna-gp``: ``GPSampler(seed)``, which models running trials itself.
+* ``random``: plain independent sampling of each parameter from its W&B distribution.
+
+Everything but the sweepctl engines runs in rounds: ask ``batch`` configs (1, or 4 for the
+parallel benchmark, each aware of the earlier ones as pending), evaluate them with the shared
+objective, tell the values.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from problems import METRIC, PROBLEMS, Param, evaluate, optuna_distributions, wandb_parameters
+
+from searchbench.environments import BENCH, REPO, WANDB_VENV
+
+PROGRAM = BENCH / "problems" / "run_problem.py"
+
+CLI_ENGINES = ("sweepctl-bayes", "sweepctl-random")
+ENGINES = (*CLI_ENGINES, "wandb-bayes", "optuna-tpe", "optuna-gp", "random")
+
+
+@dataclass
+class Trace:
+    """One engine's runs on one problem, in the order the configs were suggested."""
+
+    configs: list[dict[str, Any]]
+    values: list[float | None]  # None: the run reported no value (failed)
+    seconds: float  # wall time of the whole sweep
+    suggest_seconds: float | None = None  # time inside the engine (ask/tell engines only)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def child_env() -> dict[str, str]:
+    """Environment for every child: this interpreter's venv first on PATH, one BLAS thread.
+
+    W&B's command macros launch ``/usr/bin/env python``: it must be the python that has
+    sweepctl and scikit-learn. One thread each because the benchmark runs jobs side by side
+    on few cores, and every engine gets the same treatment.
+    """
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.pop("SWEEPCTL_STORAGE", None)
+    return env
+
+
+def sweep_config(problem: str, method: str, seed: int) -> dict[str, Any]:
+    """The W&B sweep file of one problem (plus sweepctl's seed)."""
+    program = os.path.relpath(PROGRAM, REPO)
+    return {
+        "name": f"bench-{problem}-{method}-s{seed}",
+        "program": program,
+        "command": ["${env}", "${interpreter}", "${program}", "--problem", problem, "${args}"],
+        "method": method,
+        "metric": {"name": METRIC, "goal": "minimize"},
+        "parameters": wandb_parameters(problem),
+        "sweepctl": {"seed": seed},
+    }
+
+
+# --- sweepctl, through the CLI ---------------------------------------------------------------
+
+
+def _cli(args: list[str], log: Path | None = None) -> str:
+    """Run one sweepctl command from the repository root; its stdout, or an error with output."""
+    sweepctl = Path(sys.executable).parent / "sweepctl"
+    out = subprocess.run(
+        [str(sweepctl), *args],
+        cwd=REPO,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if log is not None:
+        log.write_text(out.stdout + out.stderr)
+    if out.returncode != 0:
+        raise RuntimeError(f"sweepctl {' '.join(args)} exited {out.returncode}: {out.stderr}")
+    return out.stdout
+
+
+def run_sweepctl(
+    method: str, problem: str, seed: int, budget: int, workers: int, work: Path
+) -> Trace:
+    """One sweep through the real CLI: create, agent --count budget --workers W, runs --json."""
+    import yaml
+
+    work.mkdir(parents=True, exist_ok=True)
+    stem = f"{problem}-{method}-w{workers}-s{seed}"
+    sweep_file = work / f"{stem}.yaml"
+    sweep_file.write_text(yaml.safe_dump(sweep_config(problem, method, seed), sort_keys=False))
+    db = work / f"{stem}.db"
+    for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        stale.unlink(missing_ok=True)  # a fresh store: an interrupted sweep starts over
+    storage = ["--storage", f"sqlite:///{db}"]
+    start = time.perf_counter()
+    sweep_id = _cli(["create", str(sweep_file), "--quiet", *storage]).strip()
+    agent = ["agent", sweep_id, "--count", str(budget), "--workers", str(workers), *storage]
+    _cli(agent, log=work / f"{stem}.agent.log")
+    seconds = time.perf_counter() - start
+    runs = json.loads(_cli(["runs", sweep_id, "--json", *storage]))
+    runs.sort(key=lambda r: r["number"])  # creation order = the order configs were claimed
+    values = [r["metric"] if r["state"] == "finished" else None for r in runs]
+    states: dict[str, int] = {}
+    for r in runs:
+        states[r["state"]] = states.get(r["state"], 0) + 1
+    return Trace([r["config"] for r in runs], values, seconds, meta={"states": states})
+
+
+# --- engines asked and told in rounds --------------------------------------------------------
+
+
+class AskTell(Protocol):
+    """An engine driven in rounds: ``ask(n)`` configs, then ``tell`` their values."""
+
+    def ask(self, n: int) -> list[dict[str, Any]]: ...
+
+    def tell(self, configs: list[dict[str, Any]], values: list[float]) -> None: ...
+
+
+def sample(param: Param, rng: random.Random) -> Any:
+    """One value from the parameter's W&B distribution."""
+    if param.kind == "categorical":
+        return rng.choice(param.values)
+    if param.kind == "int_uniform":
+        return rng.randint(int(param.low), int(param.high))
+    if param.kind == "log_uniform_values":
+        return math.exp(rng.uniform(math.log(param.low), math.log(param.high)))
+    return rng.uniform(param.low, param.high)
+
+
+class RandomEngine:
+    """Plain random search: every parameter drawn independently, no memory."""
+
+    def __init__(self, problem: str, seed: int) -> None:
+        self.params = PROBLEMS[problem].params
+        # Not random.Random(seed): sweepctl's random draws that very stream in the same order,
+        # which would make the two engines the same sample (checked: identical values).
+        self.rng = random.Random(f"plain-random-{seed}")
+
+    def ask(self, n: int) -> list[dict[str, Any]]:
+        return [{p.name: sample(p, self.rng) for p in self.params} for _ in range(n)]
+
+    def tell(self, configs: list[dict[str, Any]], values: list[float]) -> None:
+        pass
+
+
+class OptunaEngine:
+    """An Optuna study with TPE or GP; pending trials are asked before any is told."""
+
+    def __init__(self, problem: str, seed: int, sampler: str) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        if sampler == "gp":
+            chosen: Any = optuna.samplers.GPSampler(seed=seed)
+        else:
+            chosen = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+        self.study = optuna.create_study(direction="minimize", sampler=chosen)
+        self.distributions = optuna_distributions(problem)
+        self.pending: list[Any] = []
+
+    def ask(self, n: int) -> list[dict[str, Any]]:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # GPSampler and constant_liar are "experimental"
+            self.pending = [self.study.ask(self.distributions) for _ in range(n)]
+        return [dict(t.params) for t in self.pending]
+
+    def tell(self, configs: list[dict[str, Any]], values: list[float]) -> None:
+        for trial, value in zip(self.pending, values, strict=True):
+            self.study.tell(trial, value)
+        self.pending = []
+
+
+class WandbDriver:
+    """wandb_driver.py in the wandb-sweeps virtualenv, kept running across sweeps."""
+
+    def __init__(self) -> None:
+        python = WANDB_VENV / "bin" / "python"
+        self.process = subprocess.Popen(
+            [str(python), str(Path(__file__).with_name("wandb_driver.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**child_env(), "PYTHONWARNINGS": "ignore"},
+            text=True,
+        )
+        atexit.register(self.close)
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"W&B driver exited ({self.process.wait()})")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()  # type: ignore[union-attr]
+            self.process.wait(timeout=30)
+
+
+_driver: WandbDriver | None = None
+
+
+def wandb_driver() -> WandbDriver:
+    """This process's W&B driver (started on first use: its imports take seconds)."""
+    global _driver
+    if _driver is None:
+        _driver = WandbDriver()
+    return _driver
+
+
+class WandbEngine:
+    """W&B's bayes: each round's suggestions see the finished runs and the batch in flight."""
+
+    def __init__(self, problem: str, seed: int) -> None:
+        self.driver = wandb_driver()
+        self.driver.request({"op": "seed", "seed": seed})
+        self.sweep = sweep_config(problem, "bayes", seed)
+        del self.sweep["sweepctl"]  # W&B never sees sweepctl's block
+        self.finished: list[tuple[dict[str, Any], float]] = []
+
+    def ask(self, n: int) -> list[dict[str, Any]]:
+        answer = self.driver.request(
+            {"op": "suggest", "sweep": self.sweep, "finished": self.finished, "running": [], "n": n}
+        )
+        return answer["configs"]
+
+    def tell(self, configs: list[dict[str, Any]], values: list[float]) -> None:
+        self.finished += list(zip(configs, values, strict=True))
+
+
+def make_engine(engine: str, problem: str, seed: int) -> AskTell:
+    """An ask/tell engine by name."""
+    if engine == "random":
+        return RandomEngine(problem, seed)
+    if engine == "optuna-tpe":
+        return OptunaEngine(problem, seed, "tpe")
+    if engine == "optuna-gp":
+        return OptunaEngine(problem, seed, "gp")
+    if engine == "wandb-bayes":
+        return WandbEngine(problem, seed)
+    raise ValueError(f"unknown engine {engine!r}")
+
+
+def run_rounds(engine: AskTell, problem: str, budget: int, batch: int) -> Trace:
+    """Ask ``batch`` configs, evaluate them, tell their values, until ``budget`` runs."""
+    configs: list[dict[str, Any]] = []
+    values: list[float | None] = []
+    suggesting = 0.0
+    start = time.perf_counter()
+    while len(configs) < budget:
+        t = time.perf_counter()
+        asked = engine.ask(min(batch, budget - len(configs)))
+        suggesting += time.perf_counter() - t
+        got = [evaluate(problem, c) for c in asked]
+        t = time.perf_counter()
+        engine.tell(asked, got)
+        suggesting += time.perf_counter() - t
+        configs += asked
+        values += got
+    return Trace(configs, values, time.perf_counter() - start, suggesting)
+
+
+def run(engine: str, problem: str, seed: int, budget: int, workers: int, work: Path) -> Trace:
+    """``budget`` runs of ``engine`` on ``problem``: ``workers`` 1 (sequential) or 4."""
+    if engine in CLI_ENGINES:
+        method = engine.removeprefix("sweepctl-")
+        return run_sweepctl(method, problem, seed, budget, workers, work)
+    return run_rounds(make_engine(engine, problem, seed), problem, budget, workers)
