@@ -240,9 +240,13 @@ def _git() -> str:
         ["git", "status", "--porcelain", "--", "sweepctl"], cwd=REPO, capture_output=True, text=True
     ).stdout.split("\n")
     changed = sorted(line[3:] for line in dirty if line.strip())
-    bayes = _digest([REPO / "sweepctl" / "search" / "bayes.py"])
     suffix = f" + uncommitted changes in {', '.join(changed)}" if changed else ""
-    return f"git {head}{suffix}; sha256 of sweepctl/search/bayes.py: {bayes}"
+    return (
+        f"git {head}{suffix}; sweepctl's search modules the sweeps ran with: "
+        f"{fingerprint('sweepctl-bayes')} (bayes), {fingerprint('sweepctl-random')} (random) "
+        "(sha256 prefixes over the problems and the modules; a cached sweep is reused only "
+        "while these are unchanged, so every sweep below ran with today's files)"
+    )
 
 
 def write_results(
@@ -349,7 +353,7 @@ def _wall_table(traces: dict, mode: str, args: argparse.Namespace) -> list[str]:
 
 
 def _latency_table(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
-    sizes = sorted({int(k.split("|")[2]) for k in results})
+    sizes = args.latency_sizes  # latency.json may also hold sizes other runs asked for
     header = [f"{p}, {n} runs" for p in LATENCY_PROBLEMS for n in sizes]
     lines = [
         "## Suggestion latency",
@@ -397,6 +401,16 @@ def _notes(args: argparse.Namespace) -> list[str]:
         "suggested (sweepctl: run number).",
         "- Regret curves: bench/results/search/regret_*.png (median line, interquartile band, "
         "log scale floored at 1e-6).",
+        "- Same seed, same start: optuna-tpe and optuna-gp draw their 10 start-up configs from "
+        "the same `RandomSampler(seed)`, so their first 10 runs coincide. sweepctl's random "
+        "draws the stream of `random.Random(seed)`; plain random uses another stream, because "
+        "with the same one the two gave identical values (a check that the CLI path evaluates "
+        "the same function).",
+        "- Optuna's GP (and so sweepctl's bayes, built on it) logs that the `greenlet` package "
+        "is absent and falls back to sequential L-BFGS-B; both ran that way here.",
+        "- The sweeps were run over several invocations of this command (resumed from the "
+        "cache under bench/.work/search/), two at a time, while other work loaded the "
+        "machine; wall times above are for orientation only.",
     ]
 
 
