@@ -75,6 +75,26 @@ class Workspace:
         return self.run("create", sweep_file, "--quiet", *extra).stdout.strip()
 
 
+def pids_running(fragment: str, cwd: Path) -> list[int]:
+    """Processes started in ``cwd`` whose command line contains ``fragment``.
+
+    Children run ``python prog.py`` with a relative path, so the working directory is what
+    tells this workspace's children from any other process on the machine.
+    """
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ")
+            if fragment.encode() in cmdline and Path(os.readlink(f"/proc/{entry}/cwd")) == cwd:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 POSTGRES_USERS = ("postgres", "root")
 POSTGRES = os.environ.get("SWEEPCTL_TEST_POSTGRES", "postgresql://{user}@127.0.0.1:5432/test")
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import ECHO_PROGRAM
+from .conftest import ECHO_PROGRAM, pids_running
 
 pytestmark = pytest.mark.slow
 # The store's semantics (exactly-once claims, control, signals) run on SQLite and PostgreSQL;
@@ -272,18 +271,7 @@ def test_ctrl_c_stops_children_records_them_and_exits_130(ws):
     assert [r["state"] for r in runs] == ["killed", "killed"]
     assert not (ws.root / "never").exists()
     # No orphans: no process is left with the program's command line.
-    leftovers = [
-        p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).endswith("prog.py --a=1")
-    ]
-    assert leftovers == []
-
-
-def _cmdline(pid: str) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return fh.read().replace(b"\0", b" ").decode().strip()
-    except OSError:
-        return ""
+    assert pids_running("prog.py", ws.root) == []
 
 
 @SQLITE_ONLY
