@@ -10,6 +10,7 @@ Everything here can be scripted::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ class Created:
     storage: str | None = None
     grid_points: int | None = None
     preview: list[dict[str, Any]] = field(default_factory=list)
+    config: dict[str, Any] | None = None  # what W&B gets, with controller="wandb"
+    wandb: Any = None  # controller.wandb.CreatedOnWandb, with controller="wandb"
 
 
 def _open(storage: str | None, create: bool = False):
@@ -62,8 +65,16 @@ def create(
     storage: str | None = None,
     dry_run: bool = False,
     preview: int = 5,
+    controller: str = "local",
 ) -> Created:
-    """Validate a sweep file and store it as a new sweep (or, with ``dry_run``, only look)."""
+    """Validate a sweep file and store it as a new sweep (or, with ``dry_run``, only look).
+
+    ``controller="wandb"`` creates it on W&B's servers instead (the ``sweepctl:`` block
+    stripped, with a warning for each option only the local controller honours);
+    ``Created.wandb`` then holds its path.
+    """
+    if controller not in ("local", "wandb"):
+        raise UsageError(f"unknown controller {controller!r}", hint="local or wandb")
     report = inspect_file(file)
     if report.spec is None:
         raise InvalidSweepError(report.source, report.problems)
@@ -80,6 +91,8 @@ def create(
 
         result.grid_points = grid_points(spec)
         result.preview = list(islice(grid_configs(spec), preview))
+    if controller == "wandb":
+        return _create_on_wandb(file, config, result, dry_run=dry_run)
     if dry_run:
         return result
     store = _open(storage, create=True)
@@ -96,8 +109,42 @@ def create(
     return result
 
 
+def _create_on_wandb(file: str | Path, config: dict[str, Any], result: Created, *, dry_run: bool):
+    from sweepctl.controller import wandb as on_wandb
+    from sweepctl.spec.loader import load_document
+
+    config, local_only = on_wandb.wandb_config(config, load_document(file).lines)
+    result.warnings = [*result.warnings, *local_only]
+    result.config = config
+    if dry_run:
+        return result
+    try:
+        result.wandb = on_wandb.create_sweep(
+            config, entity=config.get("entity"), project=config.get("project")
+        )
+    except on_wandb.WandbError as exc:
+        exc.path = exc.path or str(file)
+        raise
+    return result
+
+
+def is_wandb(ref: str) -> bool:
+    """Whether ``ref`` names a sweep on W&B (``entity/project/id``) rather than a local one."""
+    from sweepctl.controller.wandb import is_wandb_path
+
+    return is_wandb_path(ref)
+
+
 def get_sweep(ref: str, storage: str | None = None):
-    """The store and the sweep that ``ref`` (id, id prefix or name) names."""
+    """The store and the sweep that ``ref`` (id, id prefix or name) names.
+
+    For a W&B path (``entity/project/id``) the "store" reads from W&B's public API.
+    """
+    if is_wandb(ref):
+        from sweepctl.controller.wandb import WandbSweeps
+
+        reader = WandbSweeps()
+        return reader, reader.get_sweep(ref)
     store = _open(storage)
     return store, store.get_sweep(ref)
 
@@ -131,6 +178,17 @@ def agent(
         raise UsageError("--count must be at least 1")
     if workers < 1:
         raise UsageError("--workers must be at least 1")
+    if is_wandb(ref):
+        return _wandb_agents(
+            ref,
+            count=count,
+            workers=workers,
+            gpus=gpus,
+            gpus_per_run=gpus_per_run,
+            echo_for=echo_for,
+            say=say,
+            unsupported={"--timeout": timeout, "--idle-exit": idle_exit},
+        )
     store, sweep = get_sweep(ref, storage)
     options = sweep.spec.options
     if timeout is None and options.get("timeout") is not None:
@@ -161,6 +219,48 @@ def agent(
             observer.close()
 
 
+def _wandb_agents(
+    ref: str,
+    *,
+    count: int | None,
+    workers: int,
+    gpus: str | None,
+    gpus_per_run: int | None,
+    echo_for: Callable[[bool], Callable[[str, bytes], None]] | None,
+    say: Callable[[str], None] | None,
+    unsupported: dict[str, Any],
+):
+    """W&B's own agent, once per GPU group (or ``workers`` times)."""
+    from sweepctl.agent.gpus import gpu_groups
+    from sweepctl.agent.wandb_fanout import FanOut
+    from sweepctl.controller.wandb import WandbSweeps, parse_path
+
+    for option, value in unsupported.items():
+        if value is not None:
+            raise UsageError(
+                f"{option} works only with local sweeps",
+                hint="W&B's agent has no such option; leave it out for a W&B sweep",
+            )
+    if gpus is not None:
+        groups: list[str | None] = list(gpu_groups(gpus, gpus_per_run or 1))
+    elif gpus_per_run is not None:
+        raise UsageError("--gpus-per-run needs --gpus", hint="e.g. --gpus 0,1,2,3 --gpus-per-run 2")
+    else:
+        groups = [None] * workers
+    path = parse_path(ref)
+    WandbSweeps().get_sweep(str(path))  # a clear error now beats one per agent later
+    log_dir = Path(".sweepctl") / "wandb-agents" / f"{path.entity}-{path.project}-{path.sweep_id}"
+    fan = FanOut(
+        str(path),
+        count=count,
+        groups=groups,
+        log_dir=log_dir,
+        echo=echo_for(len(groups) > 1) if echo_for else None,
+        say=say,
+    )
+    return fan.run()
+
+
 def runs(ref: str, *, storage: str | None = None, state: Sequence[str] | None = None):
     """The sweep and its runs (optionally only those in ``state``), in creation order."""
     for s in state or ():
@@ -174,7 +274,8 @@ def runs(ref: str, *, storage: str | None = None, state: Sequence[str] | None = 
     from sweepctl.controller.local import heartbeat_timeout
 
     store, sweep = get_sweep(ref, storage)
-    store.reap(sweep.id, heartbeat_timeout(sweep.spec))  # whoever looks notices lost runs
+    if not is_wandb(sweep.id):
+        store.reap(sweep.id, heartbeat_timeout(sweep.spec))  # whoever looks notices lost runs
     return sweep, store.runs(sweep.id, state)
 
 
@@ -233,8 +334,7 @@ def export_best(
     """The best configs of the given sweeps (all when none), as text; written to ``out``."""
     from sweepctl.results.export import format_best, write_text
 
-    store = _open(storage)
-    sweeps = [store.get_sweep(r) for r in refs] if refs else store.sweeps()
+    sweeps = [get_sweep(r, storage)[1] for r in refs] if refs else _open(storage).sweeps()
     if not sweeps:
         raise UsageError("the store has no sweeps yet", hint="create one with `sweepctl create`")
     configs: dict[str, dict[str, Any]] = {}
@@ -268,6 +368,10 @@ def export_runs(ref: str, *, out: Path, storage: str | None = None) -> int:
 
 def control(ref: str, action: str, *, storage: str | None = None) -> tuple[Any, str]:
     """Stop, cancel, pause or resume a sweep; returns the sweep and what changed."""
+    if is_wandb(ref):
+        from sweepctl.controller.wandb import WandbSweeps
+
+        return WandbSweeps().set_state(ref, action)
     store, sweep = get_sweep(ref, storage)
     allowed = {
         "stop": ("running", "paused"),
@@ -369,7 +473,18 @@ def report(
 
     if not refs:
         raise UsageError("give at least one sweep id", hint="list them with `sweepctl ls`")
-    store = _open(storage)
+    on_wandb = [is_wandb(ref) for ref in refs]
+    if any(on_wandb) and not all(on_wandb):
+        raise UsageError(
+            "a report compares sweeps from one place: all local or all on W&B",
+            hint="export the runs of each (`sweepctl export`) to compare them elsewhere",
+        )
+    if all(on_wandb):
+        from sweepctl.controller.wandb import WandbSweeps
+
+        store = WandbSweeps()
+    else:
+        store = _open(storage)
     sweeps = [store.get_sweep(ref) for ref in refs]
     for sweep in sweeps:
         store.reap(sweep.id, heartbeat_timeout(sweep.spec))  # whoever looks notices lost runs
@@ -404,7 +519,9 @@ def run_best(
 
     if not seeds:
         raise UsageError("give the seeds to run, e.g. --seeds 42,1337,2024")
-    store, sweep = get_sweep(ref, storage)
+    _, sweep = get_sweep(ref, storage)
+    # The seeded runs are a local sweep, also when the best run came from W&B.
+    store = _open(storage, create=True)
     found = best(sweep.id, storage=storage)
     spec = sweep.spec
     blocks: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -442,3 +559,64 @@ def run_best(
         "std": statistics.stdev(values) if len(values) > 1 else 0.0 if values else None,
         "report": report,
     }
+
+
+@dataclass
+class Synced:
+    """What :func:`sync` did: the plan, ``wandb sync``'s exit code, the runs W&B now has."""
+
+    plan: Any
+    code: int | None = None
+    on_wandb: list[str] = field(default_factory=list)
+    not_on_wandb: list[str] = field(default_factory=list)
+
+
+def sync(
+    ref: str,
+    *,
+    project: str | None = None,
+    entity: str | None = None,
+    dirs: Sequence[Path] = (),
+    again: bool = False,
+    dry_run: bool = False,
+    storage: str | None = None,
+    echo: Callable[[bytes], None] | None = None,
+) -> Synced:
+    """Upload a local sweep's runs to W&B: their offline run directories, through ``wandb
+    sync``, into one project, grouped under the sweep's name; then check W&B has each run."""
+    from sweepctl.controller import sync as syncing
+    from sweepctl.controller import wandb as on_wandb
+
+    if is_wandb(ref):
+        raise UsageError(f"{ref} is on W&B already", hint="sync uploads a local sweep's runs")
+    sweep, every = runs(ref, storage=storage)
+    project = project or os.environ.get("WANDB_PROJECT") or sweep.project
+    if not project:
+        raise UsageError(
+            f"which W&B project should sweep {sweep.label}'s runs go to?",
+            hint="pass --project NAME (or set `project:` in the sweep file)",
+        )
+    entity = entity or os.environ.get("WANDB_ENTITY") or sweep.entity
+    plan = syncing.plan_sync(
+        sweep.id,
+        [r.id for r in every if r.state != "running"],
+        roots=list(dirs) or syncing.default_roots(),
+        project=project,
+        entity=entity,
+        again=again,
+    )
+    result = Synced(plan=plan)
+    if dry_run or not plan.dirs:
+        return result
+    api = on_wandb.connect()
+    with on_wandb.errors("find your W&B entity"):
+        plan.entity = plan.entity or api.default_entity
+    result.code = syncing.run_sync(plan, echo=echo)
+    for run_id in plan.dirs:
+        try:
+            api.run(f"{plan.entity}/{plan.project}/{run_id}")
+        except Exception:  # not found, or W&B gone: either way it is not confirmed
+            result.not_on_wandb.append(run_id)
+        else:
+            result.on_wandb.append(run_id)
+    return result

@@ -114,7 +114,12 @@ StorageOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
-SweepArg = Annotated[str, typer.Argument(help="Sweep id (or a unique prefix, or its name).")]
+SweepArg = Annotated[
+    str,
+    typer.Argument(
+        help="Sweep id (or a unique prefix, or its name); entity/project/id for a W&B sweep."
+    ),
+]
 
 
 @app.command()
@@ -131,15 +136,31 @@ def create(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Store nothing; show the normalised sweep.")
     ] = False,
+    controller: Annotated[
+        str,
+        typer.Option(
+            "--controller",
+            help="local (the default: sweepctl's store and search) or wandb (W&B's servers).",
+        ),
+    ] = "local",
 ) -> None:
     """Validate a sweep file and store it as a new sweep; prints its id."""
     from sweepctl import api, render
 
     result = api.create(
-        file, name=name, project=project, entity=entity, storage=storage, dry_run=dry_run
+        file,
+        name=name,
+        project=project,
+        entity=entity,
+        storage=storage,
+        dry_run=dry_run,
+        controller=controller,
     )
     render.problems(str(file), result.warnings)
     spec = result.spec
+    if controller == "wandb":
+        _created_on_wandb(result, quiet=quiet, json_out=json_out, dry_run=dry_run)
+        return
     if dry_run:
         data = {
             "method": spec.method,
@@ -175,6 +196,44 @@ def create(
         size = f", {result.grid_points} grid points" if result.grid_points is not None else ""
         render.line(("created sweep ", "green"), (sweep.id, "bold"), f"  ({sweep.method}{size})")
         render.line("run it with:  ", (command, "bold"))
+
+
+def _created_on_wandb(result, *, quiet: bool, json_out: bool, dry_run: bool) -> None:
+    from sweepctl import render
+
+    if dry_run:
+        if json_out:
+            render.as_json({"controller": "wandb", "config": result.config})
+        else:
+            import yaml
+
+            render.line("W&B would get this config:")
+            sys.stdout.write(yaml.safe_dump(result.config, sort_keys=False))
+        return
+    created = result.wandb
+    for warning in created.warnings:  # W&B's own "Malformed sweep config detected" notes
+        render.warning(f"W&B: {warning}")
+    path = str(created.path)
+    if quiet:
+        print(path)
+    elif json_out:
+        render.as_json(
+            {
+                "controller": "wandb",
+                "sweep_path": path,
+                "sweep_id": created.path.sweep_id,
+                "entity": created.path.entity,
+                "project": created.path.project,
+                "url": created.url,
+                "warnings": created.warnings,
+                "agent_command": f"sweepctl agent {path}",
+            }
+        )
+    else:
+        render.line(("created W&B sweep ", "green"), (path, "bold"), f"  ({result.spec.method})")
+        if created.url:
+            render.line("view it at:   ", created.url)
+        render.line("run it with:  ", (f"sweepctl agent {path}", "bold"))
 
 
 @app.command()
@@ -215,6 +274,24 @@ def agent(
 
     seconds = parse_duration(timeout, what="--timeout") if timeout is not None else None
     idle = parse_duration(idle_exit, what="--idle-exit") if idle_exit is not None else None
+    if api.is_wandb(sweep):
+        fanout = api.agent(
+            sweep,
+            count=count,
+            workers=workers,
+            timeout=seconds,
+            gpus=gpus,
+            gpus_per_run=gpus_per_run,
+            idle_exit=idle,
+            echo_for=write_echo,
+            say=lambda message: render.info(("sweepctl: ", "dim"), message),
+        )
+        render.wandb_agents_summary(fanout)
+        if fanout.interrupted:
+            raise typer.Exit(143 if fanout.signal == signal.SIGTERM else EXIT_INTERRUPTED)
+        if fanout.failed:
+            raise typer.Exit(1)
+        return
     # On a terminal a live view replaces the children's output (it is in each run's log
     # file); in a pipe or a file, plain lines and the children's output.
     live = sys.stderr.isatty() and not show_output
@@ -516,6 +593,69 @@ def run_best(
         )
     if report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+@app.command()
+def sync(
+    sweep: Annotated[str, typer.Argument(help="The local sweep whose runs to upload.")],
+    project: Annotated[
+        str | None, typer.Option(help="W&B project (default: the sweep file's).")
+    ] = None,
+    entity: Annotated[
+        str | None, typer.Option(help="W&B entity (default: your default entity).")
+    ] = None,
+    dirs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--dir",
+            help="Where the runs' wandb/ folders are (repeatable; default: $WANDB_DIR and .).",
+        ),
+    ] = None,
+    again: Annotated[
+        bool, typer.Option("--again", help="Also upload runs that were synced before.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be uploaded; upload nothing.")
+    ] = False,
+    storage: StorageOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Upload a local sweep's runs to W&B (wandb sync of their offline run directories)."""
+    from sweepctl import api, render
+
+    def echo(line: bytes) -> None:
+        sys.stderr.buffer.write(line)
+        sys.stderr.flush()
+
+    result = api.sync(
+        sweep,
+        project=project,
+        entity=entity,
+        dirs=dirs or [],
+        again=again,
+        dry_run=dry_run,
+        storage=storage,
+        echo=None if json_out else echo,
+    )
+    plan = result.plan
+    if json_out:
+        render.as_json(
+            {
+                "sweep_id": plan.sweep_id,
+                "project": plan.project,
+                "entity": plan.entity,
+                "dirs": {run_id: str(path) for run_id, path in plan.dirs.items()},
+                "synced_before": plan.synced,
+                "missing": plan.missing,
+                "wandb_sync_exit_code": result.code,
+                "on_wandb": result.on_wandb,
+                "not_on_wandb": result.not_on_wandb,
+            }
+        )
+    else:
+        render.sync_summary(result, dry_run=dry_run)
+    if result.code or result.not_on_wandb:
+        raise typer.Exit(1)
 
 
 def _control(sweep: str, action: str, storage: str | None) -> None:

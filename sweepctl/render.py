@@ -260,3 +260,45 @@ def agent_summary(report: Any, *, show_tails: bool) -> None:
         )
     elif report.stop_reason:
         info(("sweep: ", "dim"), report.stop_reason)
+
+
+def wandb_agents_summary(report: Any) -> None:
+    """After `sweepctl agent entity/project/id`: how each W&B agent ended."""
+    ended = (
+        ", ".join(f"agent {i + 1} exit {code}" for i, code in enumerate(report.codes))
+        or "no agent started"
+    )
+    info(("W&B agents done: ", "bold"), ended)
+    if report.failed:
+        logs = ", ".join(str(p) for p in report.logs)
+        warning("a W&B agent failed", hint=f"its output is in {logs}")
+
+
+def sync_summary(result: Any, *, dry_run: bool) -> None:
+    """After `sweepctl sync`: what went to W&B, what did not, and why."""
+    plan = result.plan
+    where = f"{plan.entity + '/' if plan.entity else ''}{plan.project}"
+    if dry_run:
+        line(f"would upload {len(plan.dirs)} run{'s' if len(plan.dirs) != 1 else ''} to {where}:")
+        for run_id, path in plan.dirs.items():
+            line(f"  {run_id}  {path}")
+    elif plan.dirs:
+        confirmed = len(result.on_wandb)
+        line(
+            (f"synced {confirmed} of {len(plan.dirs)} runs", "green" if confirmed else "red"),
+            f" to {where} (grouped as {plan.sweep_id}'s runs)",
+        )
+        if result.not_on_wandb:
+            warning(
+                f"W&B does not have {len(result.not_on_wandb)} of them: "
+                + ", ".join(result.not_on_wandb),
+                hint="see wandb sync's messages above",
+            )
+    if plan.synced:
+        info(f"{len(plan.synced)} runs were synced before (pass --again to upload them again)")
+    if plan.missing:
+        info(
+            f"{len(plan.missing)} runs have no offline wandb run directory: "
+            + ", ".join(plan.missing[:10])
+            + (" ..." if len(plan.missing) > 10 else ""),
+        )

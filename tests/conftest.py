@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
+
+sys.path.append(str(Path(__file__).parent))  # tests/ helper modules, e.g. wandb_fake
+from wandb_fake import fake_wandb  # noqa: E402, F401  (fixture: a fake W&B server)
 
 
 @pytest.fixture
