@@ -20,6 +20,7 @@ from sweepctl.errors import InvalidSweepError, Problem, UsageError
 from sweepctl.spec import FileReport, SweepSpec, inspect_file
 
 RUN_STATES = (
+    "pending",  # W&B sweeps only: handed out, not started yet
     "running",
     "finished",
     "failed",
@@ -92,9 +93,19 @@ def create(
         result.grid_points = grid_points(spec)
         result.preview = list(islice(grid_configs(spec), preview))
     if controller == "wandb":
-        return _create_on_wandb(file, config, result, dry_run=dry_run)
+        file_config = {**spec.config, **({"name": name} if name else {})}
+        return _create_on_wandb(
+            file, file_config, result, entity=entity, project=project, dry_run=dry_run
+        )
     if dry_run:
         return result
+    if "/" in str(config.get("name") or ""):
+        raise UsageError(
+            f"sweep name {config['name']!r} has a slash; a reference shaped a/b/c names a W&B "
+            "sweep (entity/project/id)",
+            path=str(file),
+            hint="use another separator, e.g. --name " + str(config["name"]).replace("/", "-"),
+        )
     store = _open(storage, create=True)
     result.sweep = store.create_sweep(
         config,
@@ -109,7 +120,15 @@ def create(
     return result
 
 
-def _create_on_wandb(file: str | Path, config: dict[str, Any], result: Created, *, dry_run: bool):
+def _create_on_wandb(
+    file: str | Path,
+    config: dict[str, Any],
+    result: Created,
+    *,
+    entity: str | None,
+    project: str | None,
+    dry_run: bool,
+):
     from sweepctl.controller import wandb as on_wandb
     from sweepctl.spec.loader import load_document
 
@@ -119,11 +138,10 @@ def _create_on_wandb(file: str | Path, config: dict[str, Any], result: Created, 
     if dry_run:
         return result
     try:
-        result.wandb = on_wandb.create_sweep(
-            config, entity=config.get("entity"), project=config.get("project")
-        )
+        result.wandb = on_wandb.create_sweep(config, entity=entity, project=project)
     except on_wandb.WandbError as exc:
-        exc.path = exc.path or str(file)
+        if exc.refused:  # W&B's answer to this file: say which file
+            exc.path = exc.path or str(file)
         raise
     return result
 
@@ -345,9 +363,9 @@ def export_best(
             if refs:
                 raise
             continue  # with no ids given, sweeps without a best run are left out
-        key = sweep.name or sweep.id
+        key = sweep.name or sweep.id.replace("/", "-")
         if key in configs:
-            key = f"{key}-{sweep.id}"
+            key = f"{key}-{sweep.id.replace('/', '-')}"
         configs[key] = found
     if not configs:
         raise UsageError("no sweep in the store has a best run yet")
@@ -600,6 +618,7 @@ def sync(
     plan = syncing.plan_sync(
         sweep.id,
         [r.id for r in every if r.state != "running"],
+        group=sweep.name or sweep.id,
         roots=list(dirs) or syncing.default_roots(),
         project=project,
         entity=entity,

@@ -654,7 +654,13 @@ def sync(
         )
     else:
         render.sync_summary(result, dry_run=dry_run)
-    if result.code or result.not_on_wandb:
+    nothing_found = not plan.dirs and not plan.synced and bool(plan.missing)
+    if result.code or result.not_on_wandb or nothing_found:
+        if nothing_found and not json_out:
+            render.warning(
+                "no run of this sweep has an offline wandb run directory here",
+                hint="run sync where the agent ran, or point --dir at it (WANDB_DIR if set)",
+            )
         raise typer.Exit(1)
 
 

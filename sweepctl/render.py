@@ -286,7 +286,7 @@ def sync_summary(result: Any, *, dry_run: bool) -> None:
         confirmed = len(result.on_wandb)
         line(
             (f"synced {confirmed} of {len(plan.dirs)} runs", "green" if confirmed else "red"),
-            f" to {where} (grouped as {plan.sweep_id}'s runs)",
+            f" to {where} (in the group {plan.group!r})",
         )
         if result.not_on_wandb:
             warning(

@@ -54,7 +54,8 @@ PROGRAM = textwrap.dedent(
 
     def on_term(signum, frame):
         record(signal="SIGTERM")
-        sys.exit(0)
+        if not os.environ.get("FAKE_IGNORE_TERM"):
+            sys.exit(0)
 
     signal.signal(signal.SIGTERM, on_term)
     record()
@@ -170,13 +171,18 @@ def test_a_key_wandb_does_not_accept(fake_wandb, tmp_path):
 
 def test_no_network_fails_in_seconds(fake_wandb, sweep_file, tmp_path):
     env = _env(fake_wandb)
+    # The wandb client's own retries, as a user has them (the fake's env shortens them).
+    for name in ("WANDB__GRAPHQL_RETRY_MAX", "WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS"):
+        env.pop(name)
+    env["WANDB_HTTP_TIMEOUT"] = "60"
     fake_wandb.close()  # nothing listens there any more
     started = time.monotonic()
     done = sweepctl(["create", str(sweep_file), "--controller", "wandb"], env, tmp_path)
     took = time.monotonic() - started
     assert done.returncode == 1
-    assert f"cannot reach W&B at {env['WANDB_BASE_URL']}" in done.stderr
-    assert took < 30, f"took {took:.1f}s"  # the wandb client alone retries for minutes
+    # sweepctl's own TCP check answers, before the client's retries (minutes) begin.
+    assert f"cannot reach W&B at {env['WANDB_BASE_URL']} (Connection refused)" in done.stderr
+    assert took < 30, f"took {took:.1f}s"
 
 
 def test_a_sweep_path_wandb_does_not_have(fake_wandb, tmp_path):
@@ -185,6 +191,26 @@ def test_a_sweep_path_wandb_does_not_have(fake_wandb, tmp_path):
         done = sweepctl(args, _env(fake_wandb), tmp_path)
         assert done.returncode == 2, (args, done.stderr)
         assert "W&B has no sweep" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_project_and_entity_follow_wandbs_order(fake_wandb, sweep_file, tmp_path):
+    sweep_file.write_text("project: fileproj\n" + SWEEP)
+    env = _env(fake_wandb)
+    args = ["create", str(sweep_file), "--controller", "wandb", "-q"]
+    from_file = sweepctl(args, env, tmp_path)
+    from_env = sweepctl(args, {**env, "WANDB_PROJECT": "envproj"}, tmp_path)
+    from_cli = sweepctl(
+        [*args, "--project", "cliproj"], {**env, "WANDB_PROJECT": "envproj"}, tmp_path
+    )
+    projects = [p.stdout.strip().split("/")[1] for p in (from_file, from_env, from_cli)]
+    assert projects == ["fileproj", "envproj", "cliproj"]
+    assert sorted(s.project for s in fake_wandb.sweeps.values()) == sorted(projects)
+
+
+def test_a_local_name_with_slashes_is_refused(fake_wandb, sweep_file, tmp_path):
+    done = sweepctl(["create", str(sweep_file), "--name", "team/lr/v1"], _env(fake_wandb), tmp_path)
+    assert done.returncode == 2 and "names a W&B sweep" in done.stderr
+    assert "--name team-lr-v1" in done.stderr
 
 
 # -- reading and controlling -----------------------------------------------------------------
@@ -274,6 +300,38 @@ def test_refine_around_the_best_runs_of_a_wandb_sweep(fake_wandb, finished_sweep
     assert lr["min"] < 0.0001 < lr["max"]  # around the best finished run (r2)
     checked = sweepctl(["validate", str(out)], _env(fake_wandb), tmp_path)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_wandb_only_states_nested_metrics_and_odd_values(fake_wandb, tmp_path):
+    config = {
+        "method": "random",
+        "metric": {"name": "eval.loss"},
+        "parameters": {"lr": {"min": 0.1, "max": 0.2}},
+    }
+    sweep_id = fake_wandb.add_sweep(config, project="p")
+    fake_wandb.add_run(sweep_id, run_id="nested", summary={"eval": {"loss": 0.3}})
+    fake_wandb.add_run(sweep_id, run_id="infinite", summary={"eval.loss": float("inf")})
+    fake_wandb.add_run(sweep_id, run_id="text", summary={"eval.loss": "0.1"})
+    fake_wandb.add_run(sweep_id, run_id="waiting", state="pending")
+    env = _env(fake_wandb)
+    done = sweepctl(["runs", f"alice/p/{sweep_id}", "--json"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    metrics = {r["run_id"]: r["metric"] for r in json.loads(done.stdout)}  # valid JSON
+    assert metrics == {"nested": 0.3, "infinite": None, "text": None, "waiting": None}
+    pending = sweepctl(
+        ["runs", f"alice/p/{sweep_id}", "--state", "pending", "--json"], env, tmp_path
+    )
+    assert [r["run_id"] for r in json.loads(pending.stdout)] == ["waiting"]
+
+
+def test_a_wandb_config_sweepctl_cannot_read_is_an_error(fake_wandb, tmp_path):
+    sweep_id = fake_wandb.add_sweep(
+        {"method": "grid", "metric": {"goal": "minimize"}, "parameters": {"a": 5}}, project="p"
+    )
+    done = sweepctl(["runs", f"alice/p/{sweep_id}"], _env(fake_wandb), tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert f"W&B sweep alice/p/{sweep_id} has a config sweepctl cannot read" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_report_of_a_wandb_sweep(fake_wandb, finished_sweep, tmp_path):
@@ -381,6 +439,54 @@ def test_sigterm_ends_the_runs_of_wandb_agents_gracefully(fake_wandb, tmp_path):
     assert sorted(r.get("signal") for r in _records(out)[2:]) == ["SIGTERM", "SIGTERM"]
     assert not any(_alive(pid) for pid in pids)
     assert "stopping: the W&B agents end their runs" in err
+
+
+@pytest.mark.slow
+def test_a_second_signal_kills_runs_that_ignore_sigterm(fake_wandb, tmp_path):
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    sweep_id = fake_wandb.add_sweep(yaml.safe_load(SWEEP.split("sweepctl:")[0]), project="p")
+    fake_wandb.queue_runs(sweep_id, [{"lr": 0.1, "layers": 2}])
+    out = tmp_path / "out.jsonl"
+    env = _env(fake_wandb, FAKE_OUT=str(out), FAKE_SLEEP="120", FAKE_IGNORE_TERM="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sweepctl", "agent", f"alice/p/{sweep_id}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _records(out) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (started,) = _records(out)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)  # at once: kill now
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    deadline = time.monotonic() + 10
+    while _alive(started["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(started["pid"]), "the run that ignored SIGTERM was killed"
+    assert "killing the running runs now" in err
+
+
+def test_sync_with_no_offline_runs_fails_and_says_where_to_look(fake_wandb, tmp_path):
+    (tmp_path / "prog.py").write_text("print('no wandb here')\n")
+    local = tmp_path / "local.yaml"
+    local.write_text("program: prog.py\nmethod: grid\nparameters:\n  a: {values: [1]}\n")
+    env = _env(fake_wandb)
+    sweep_id = sweepctl(["create", str(local), "-q"], env, tmp_path).stdout.strip()
+    assert sweepctl(["agent", sweep_id], env, tmp_path).returncode == 0
+    done = sweepctl(["sync", sweep_id, "--project", "p"], env, tmp_path)
+    assert done.returncode == 1
+    assert "1 runs have no offline wandb run directory" in done.stderr
+    assert "point --dir at it" in done.stderr
+    assert fake_wandb.runs == {}
 
 
 # -- sync --------------------------------------------------------------------------------------

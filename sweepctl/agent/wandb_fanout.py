@@ -27,6 +27,7 @@ from sweepctl.agent.launch import Child
 
 GRACE = 10.0  # seconds between the runs' SIGTERM and SIGKILL, as for local agents
 TIER_GAP = 1.0  # seconds between the SIGINTs that move `wandb agent` from one tier to the next
+TIER_MIN_GAP = 0.3  # ... and never less, even when killing now
 
 
 @dataclass
@@ -88,6 +89,7 @@ class FanOut:
         self.children: list[Child] = []
         self._interrupt = threading.Event()
         self._kill_now = threading.Event()
+        self._lock = threading.Lock()  # children, between the main thread and the wind-down
 
     def label(self, index: int, group: str | None) -> str:
         return f"gpu {group}" if group is not None else f"agent {index + 1}"
@@ -110,21 +112,24 @@ class FanOut:
         self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         for index, (group, count) in enumerate(self.plan):
+            if self._interrupt.is_set():  # a signal while starting: start no more agents
+                break
             env = dict(os.environ)
             if group is not None:
                 env["CUDA_VISIBLE_DEVICES"] = group
             label = self.label(index, group)
             log = self.log_dir / f"agent-{stamp}-{index + 1}.log"
             self.report.logs.append(log)
-            self.children.append(
-                Child(
-                    agent_argv(self.path, count),
-                    env=env,
-                    cwd=self.cwd,
-                    log_path=log,
-                    echo=self._echo_for(label),
+            with self._lock:
+                self.children.append(
+                    Child(
+                        agent_argv(self.path, count),
+                        env=env,
+                        cwd=self.cwd,
+                        log_path=log,
+                        echo=self._echo_for(label),
+                    )
                 )
-            )
             what = f"{count} run{'s' if count != 1 else ''}" if count else "runs until done"
             where = f" on CUDA_VISIBLE_DEVICES={group}" if group is not None else ""
             self.say(f"started W&B agent {index + 1} ({what}{where}), log {log}")
@@ -164,24 +169,47 @@ class FanOut:
     def _wind_down(self) -> None:
         """Move every agent through W&B's tiers: wait, SIGTERM the runs, SIGKILL them."""
         self._tier()  # 1: the agent stops starting runs and waits for its runs
-        self._kill_now.wait(TIER_GAP)
+        time.sleep(TIER_MIN_GAP)  # signals sent closer together merge into one
+        self._kill_now.wait(TIER_GAP - TIER_MIN_GAP)
         self._tier()  # 2: the agent sends its runs SIGTERM and waits
+        time.sleep(TIER_MIN_GAP)
         deadline = time.monotonic() + self.grace
         while time.monotonic() < deadline and not self._kill_now.is_set():
-            if all(child.proc.poll() is not None for child in self.children):
+            if self._all_ended():
                 return
             self._kill_now.wait(0.2)
         self._tier()  # 3: the agent sends its runs SIGKILL and exits
         end = time.monotonic() + 5
         while time.monotonic() < end:
-            if all(child.proc.poll() is not None for child in self.children):
+            if self._all_ended():
                 return
             time.sleep(0.1)
-        for child in self.children:
+        # An agent that did not get that far: its runs sit in their own process groups,
+        # so kill them by name before the agent (a killed agent cannot tell them).
+        for child in self._children():
+            for pid in _child_pids(child.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
             child.signal(signal.SIGKILL)
 
+    def _children(self) -> list[Child]:
+        with self._lock:
+            return list(self.children)
+
+    def _all_ended(self) -> bool:
+        return all(child.proc.poll() is not None for child in self._children())
+
     def _tier(self) -> None:
-        for child in self.children:
+        for child in self._children():
             if child.proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child.pid, signal.SIGINT)
+
+
+def _child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid`` (Linux /proc; empty elsewhere)."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(p) for p in children.read_text().split()]
+    return found

@@ -31,6 +31,7 @@ class SyncPlan:
     sweep_id: str
     project: str | None
     entity: str | None
+    group: str | None = None  # the W&B group the runs carry (the sweep's name, else its id)
     dirs: dict[str, Path] = field(default_factory=dict)  # run id -> its latest offline dir
     synced: list[str] = field(default_factory=list)  # run ids whose dir was uploaded before
     missing: list[str] = field(default_factory=list)  # run ids with no offline dir
@@ -79,6 +80,7 @@ def plan_sync(
     sweep_id: str,
     run_ids: Sequence[str],
     *,
+    group: str | None = None,
     roots: Sequence[Path],
     project: str | None,
     entity: str | None,
@@ -86,7 +88,7 @@ def plan_sync(
 ) -> SyncPlan:
     """Match the sweep's runs to offline run directories. A run retried after a crash has one
     directory per attempt; the latest holds its outcome."""
-    plan = SyncPlan(sweep_id=sweep_id, project=project, entity=entity)
+    plan = SyncPlan(sweep_id=sweep_id, project=project, entity=entity, group=group)
     found = offline_dirs(roots)
     for run_id in run_ids:
         dirs = found.get(run_id)

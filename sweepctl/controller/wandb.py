@@ -30,7 +30,7 @@ from sweepctl.store.base import Run, Sweep
 _PATH = re.compile(r"^(?:wandb:)?([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/([A-Za-z0-9]+)$")
 
 # Seconds the wandb client may wait for one answer before sweepctl says W&B is unreachable.
-TIMEOUT = float(os.environ.get("SWEEPCTL_WANDB_TIMEOUT", "20"))
+TIMEOUT = 20
 
 # W&B's sweep states and the names sweepctl's local sweeps use for the same thing.
 _STATES = {
@@ -47,6 +47,8 @@ _ACTIONS = {"stop": "FINISHED", "cancel": "CANCELED", "pause": "PAUSED", "resume
 
 class WandbError(SweepctlError):
     """W&B could not be reached, refused the request, or answered with an error."""
+
+    refused = False  # True when W&B answered and said no (not: unreachable, not logged in)
 
 
 @dataclass(frozen=True)
@@ -152,10 +154,11 @@ def _explain(exc: BaseException, what: str, path: SweepPath | None) -> WandbErro
     if any(word in lowered for word in unreachable):
         return WandbError(
             f"cannot reach W&B at {server} ({what}): {_short(text)}",
-            hint="check the network (or WANDB_BASE_URL); local sweeps need no network: "
-            "create without --controller wandb",
+            hint="check the network (or WANDB_BASE_URL); local sweeps need no network",
         )
-    return WandbError(f"W&B refused to {what}: {_short(text)}")
+    error = WandbError(f"W&B refused to {what}: {_short(text)}")
+    error.refused = True
+    return error
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -165,8 +168,7 @@ def _short(text: str, limit: int = 300) -> str:
 def not_logged_in() -> WandbError:
     return WandbError(
         f"not logged in to W&B ({base_url()})",
-        hint="run `wandb login`, or set WANDB_API_KEY; local sweeps need no account: "
-        "leave out --controller wandb",
+        hint="run `wandb login`, or set WANDB_API_KEY (local sweeps need no account)",
     )
 
 
@@ -221,8 +223,7 @@ def check_reachable(url: str | None = None, timeout: float = 5.0) -> None:
             reason = f"no answer in {timeout:g}s"
         raise WandbError(
             f"cannot reach W&B at {url} ({reason})",
-            hint="check the network (or WANDB_BASE_URL); local sweeps need no network: "
-            "leave out --controller wandb",
+            hint="check the network (or WANDB_BASE_URL); local sweeps need no network",
         ) from None
 
 
@@ -235,7 +236,21 @@ def connect(timeout: float | None = None):
     import wandb
 
     with errors("log in"):
-        return wandb.Api(timeout=int(timeout or TIMEOUT))
+        return wandb.Api(timeout=max(1, round(timeout or _timeout())))
+
+
+def _timeout() -> float:
+    """Seconds per request: ``SWEEPCTL_WANDB_TIMEOUT``, else :data:`TIMEOUT`."""
+    text = os.environ.get("SWEEPCTL_WANDB_TIMEOUT")
+    if not text:
+        return TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(
+            f"SWEEPCTL_WANDB_TIMEOUT={text!r} is not a number of seconds", hint="e.g. 20"
+        ) from None
+    return value if value > 0 else TIMEOUT
 
 
 # -- creating --------------------------------------------------------------------------------
@@ -255,8 +270,10 @@ def create_sweep(
     from wandb.apis.public.sweeps import _upsert_sweep
 
     api = connect()
+    # W&B's order: the command line, then the environment, then the file.
     entity = entity or os.environ.get("WANDB_ENTITY") or config.get("entity")
     project = project or os.environ.get("WANDB_PROJECT") or config.get("project")
+    config = {**config, **({"entity": entity} if entity else {}), "project": project}
     if not project:
         project = _project_from_program(config.get("program"))
     with errors("create the sweep"):
@@ -314,6 +331,8 @@ class WandbSweeps:
         with errors("read the sweep", path=path):
             found = self.api.sweep(str(path))
             config = found.config or {}
+        _check_readable(path, config)
+        with errors("read the sweep", path=path):
             state = _STATES.get(str(found.state).upper(), str(found.state).lower())
             created = _timestamp(found._attrs.get("createdAt"))
             sweep = Sweep(
@@ -384,6 +403,27 @@ class WandbSweeps:
         return sweep, f"W&B sweep {path} is now {_STATES[target]}"
 
 
+def _check_readable(path: SweepPath, config: Any) -> None:
+    """Refuse, with a message, a config from W&B that sweepctl's model cannot read.
+
+    Only what would break reading is refused; W&B's server may hold configs that sweepctl's
+    stricter checks would not create, and their runs are still worth reading.
+    """
+    from sweepctl.spec import build_spec
+
+    reason = "it is not a mapping"
+    if isinstance(config, dict):
+        try:
+            build_spec(config, source=str(path))
+            return
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+    raise UsageError(
+        f"W&B sweep {path} has a config sweepctl cannot read ({reason})",
+        hint="see the sweep in W&B's UI; `sweepctl validate` on its file names the problems",
+    )
+
+
 def _metric_name(config: dict[str, Any]) -> str | None:
     metric = config.get("metric")
     return metric.get("name") if isinstance(metric, dict) else None
@@ -419,10 +459,12 @@ def to_run(sweep_id: str, number: int, wandb_run: Any, metric: str | None) -> Ru
     request per run).
     """
     attrs = wandb_run._attrs
+    from sweepctl.agent.metrics import metric_history
+
     summary = dict(wandb_run.summary_metrics or {})
-    value = summary.get(metric) if metric else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        value = None
+    # The same lookup as local runs: finite numbers only, `eval.loss` also as a nested key.
+    found = metric_history([summary], metric) if metric else []
+    value = found[0] if found else None
     state = str(wandb_run.state or "unknown").lower()
     state = _RUN_STATES.get(state, state)
     created = _timestamp(attrs.get("createdAt")) or 0.0
@@ -441,7 +483,7 @@ def to_run(sweep_id: str, number: int, wandb_run: Any, metric: str | None) -> Ru
         ended_at=heartbeat if state not in ("running", "pending") else None,
         heartbeat_at=heartbeat,
         summary=summary,
-        metric=float(value) if value is not None else None,
+        metric=value,
         history=[],
         steps=int(step) + 1 if isinstance(step, (int, float)) and not isinstance(step, bool) else 0,
         reason=None,

@@ -237,7 +237,8 @@ class ReportData:
 
 def default_out_dir(sweeps: Sequence[Sweep]) -> Path:
     """``reports/<id>`` for one sweep, ``reports/compare-<id>-<id>...`` for several."""
-    ids = list(dict.fromkeys(s.id for s in sweeps))
+    # W&B sweeps are entity/project/id: one folder name each, not nested folders.
+    ids = list(dict.fromkeys(s.id.replace("/", "-") for s in sweeps))
     if len(ids) == 1:
         return Path("reports") / ids[0]
     return Path("reports") / ("compare-" + "-".join(ids))
