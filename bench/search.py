@@ -79,7 +79,7 @@ def _digest(paths: list[Path]) -> str:
 # The modules each sweepctl method imports: a change to them makes its cached sweeps stale.
 SEARCH_MODULES = {
     "sweepctl-random": ("__init__", "random", "space"),
-    "sweepctl-bayes": ("__init__", "bayes", "latent", "grid", "space"),
+    "sweepctl-bayes": ("__init__", "bayes", "gpsampler", "latent", "grid", "space"),
 }
 
 

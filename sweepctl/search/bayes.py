@@ -27,9 +27,23 @@ Until ``n_startup`` (4) runs have values, configs are quasi-random: a scrambled 
 sequence in the unit cube, mapped through each parameter's W&B distribution (so the first runs
 follow the sweep's priors, probabilities included). Then Optuna's GPSampler (Matern-5/2 with
 one length scale per parameter, log expected improvement, q-batch over the runs in flight)
-suggests; past ``gp_max_history`` (100) observations its fit costs more than the sweep's lock
+suggests, with three changes measured in bench/search.py:
+
+* the values the GP sees have their tail of bad values compressed (:func:`_warped`), so that
+  a few far-off runs do not make the good ones look alike and send expected improvement to
+  the unexplored corners of the space;
+* while fewer than ``local_until`` (10) runs have values, the acquisition is optimised in a box
+  of side ``local_side`` (0.4 of each continuous parameter's latent range) around the best run
+  (sweepctl.search.gpsampler): with so few points the GP's variance is largest at the corners;
+* while runs are in flight, the box has side ``pending_side`` (0.5) whatever the number of
+  runs (the smaller side while both apply): q-batch expected improvement rewards a suggestion
+  for being far from the runs in flight, and over the whole space the farthest places are
+  again the corners (with 4 agents on Levy, suggestions kept going there late in the sweep).
+  The box keeps the batch diverse near the best run.
+
+Past ``gp_max_history`` (100) observations the GP's fit costs more than the sweep's lock
 should be held for (on 2 cores: 0.6 s at 300 runs, 4.5 s at 1000, more with many parameters),
-so multivariate TPE with constant liar takes over (0.1 to 0.3 s at 1000). Both choices, and
+so multivariate TPE with constant liar takes over (under 0.1 s at 1000). Both choices, and
 GP over TPE, are measured in bench/bayes_quick.py (results in bench/results/bayes_quick.md).
 Without torch installed, TPE is used throughout.
 
@@ -42,6 +56,7 @@ that do not search stay light.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import math
 import random
@@ -65,12 +80,17 @@ _ENUMERATE_MAX = 200_000  # a discrete space this small is searched exhaustively
 
 @dataclass(frozen=True)
 class Settings:
-    """How bayes searches; the defaults are the measured choice (bench/bayes_quick.py)."""
+    """How bayes searches; the defaults are the measured choice (bench/bayes_quick.py for the
+    sampler and start-up, bench/search.py for the warp and the boxes)."""
 
     sampler: str = "gp"  # "gp" (Optuna's GPSampler) or "tpe" (multivariate, constant liar)
     n_startup: int = 4  # quasi-random configs before the model takes over
     gp_max_history: int = 100  # past this many observations, TPE instead of GP (latency)
     deterministic: bool = False  # GP: assume no observation noise
+    warp: bool = True  # GP: Yeo-Johnson on the values, compressing the tail of bad ones
+    local_side: float = 0.4  # GP: acquisition optimised in a box this wide round the best...
+    local_until: int = 10  # ...while fewer observations than this have values (0: never)
+    pending_side: float = 0.5  # GP: the same box's side while runs are in flight (0: none)
 
 
 DEFAULT = Settings()
@@ -199,11 +219,18 @@ def _quiet() -> Iterator[None]:
         optuna.logging.set_verbosity(verbosity)
 
 
-def _sampler(settings: Settings, n_values: int, seed: int) -> Any:
+def _sampler(settings: Settings, n_values: int, in_flight: bool, seed: int) -> Any:
     import optuna
 
-    if settings.sampler == "gp" and n_values <= settings.gp_max_history and _has_torch():
-        return optuna.samplers.GPSampler(
+    if _uses_gp(settings, n_values):
+        from sweepctl.search.gpsampler import LocalGPSampler
+
+        sides = [
+            settings.local_side if n_values < settings.local_until else 0.0,
+            settings.pending_side if in_flight else 0.0,
+        ]
+        return LocalGPSampler(
+            local_side=min((side for side in sides if 0.0 < side < 1.0), default=0.0),
             seed=seed,
             n_startup_trials=settings.n_startup,
             deterministic_objective=settings.deterministic,
@@ -214,6 +241,10 @@ def _sampler(settings: Settings, n_values: int, seed: int) -> Any:
     return optuna.samplers.TPESampler(
         seed=seed, n_startup_trials=settings.n_startup, multivariate=True, constant_liar=True
     )
+
+
+def _uses_gp(settings: Settings, n_values: int) -> bool:
+    return settings.sampler == "gp" and n_values <= settings.gp_max_history and _has_torch()
 
 
 @functools.cache
@@ -251,19 +282,24 @@ def _model(
             else:
                 distributions[dim.name] = FloatDistribution(dim.low, dim.high)
         n_values = sum(o.value is not None for o in seen)
+        maximize = metric is not None and metric.maximize
+        if settings.warp and _uses_gp(settings, n_values):
+            seen = _warped(seen, maximize)
         study = optuna.create_study(
-            sampler=_sampler(settings, n_values, seed),
-            direction="maximize" if metric is not None and metric.maximize else "minimize",
+            sampler=_sampler(settings, n_values, any(o.value is None for o in seen), seed),
+            direction="maximize" if maximize else "minimize",
         )
         study.add_trials(
-            create_trial(
-                state=TrialState.RUNNING if o.value is None else TrialState.COMPLETE,
-                value=o.value,
-                params={
-                    d.name: _optuna_value(d.kind, x)
-                    for d, x in zip(space.dims, o.point, strict=True)
-                },
-                distributions=distributions,
+            _owned(
+                create_trial(
+                    state=TrialState.RUNNING if o.value is None else TrialState.COMPLETE,
+                    value=o.value,
+                    params={
+                        d.name: _optuna_value(d.kind, x)
+                        for d, x in zip(space.dims, o.point, strict=True)
+                    },
+                    distributions=distributions,
+                )
             )
             for o in seen
         )
@@ -271,6 +307,76 @@ def _model(
         with _quiet():
             trial = study.ask(distributions)
         yield tuple(float(trial.params[d.name]) for d in space.dims)
+
+
+def _warped(seen: Sequence[Observation], maximize: bool) -> list[Observation]:
+    """The observations with the tail of their bad values compressed, for the GP.
+
+    Losses are skewed: a few diverged or far-off runs lie many standard deviations above the
+    rest, so after the GP's standardisation the good runs look alike and the best one stands
+    barely below the mean; expected improvement then prefers unexplored corners to the region
+    of the best runs. On the standardised values ``z`` (oriented so that larger is worse), the
+    part above the mean goes through the positive branch of the Yeo-Johnson transform,
+    ``((z + 1) ** p - 1) / p``, with the power ``p`` fitted by maximum likelihood (scipy); the
+    rest is left linear, so the good runs keep their spacing (transforming them as well made the
+    GP sample one point over and over on branin). Monotone and smooth at the mean: the order
+    of the runs, and so the best one, are unchanged. Used only when it compresses (p < 1).
+    """
+    import numpy as np
+    from scipy import stats
+
+    values = np.array([o.value for o in seen if o.value is not None], dtype=float)
+    if len(values) < 3:
+        return list(seen)
+    worse_up = -values if maximize else values
+    spread = worse_up.std()
+    if not spread > 0:
+        return list(seen)
+    z = (worse_up - worse_up.mean()) / spread
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            power = float(stats.yeojohnson_normmax(z))
+        except (ValueError, FloatingPointError, OverflowError):
+            return list(seen)
+        if not power < 1.0:  # also False for NaN
+            return list(seen)
+        above = np.maximum(z, 0.0)
+        if abs(power) < 1e-9:
+            squeezed = np.log1p(above)
+        else:
+            squeezed = ((above + 1.0) ** power - 1.0) / power
+        warped = np.where(z > 0, squeezed, z)
+    if not np.all(np.isfinite(warped)):
+        return list(seen)
+    out = iter((-warped if maximize else warped).tolist())
+    return [o if o.value is None else Observation(o.point, next(out)) for o in seen]
+
+
+def _owned(trial: Any) -> Any:
+    """``trial`` as an :class:`_OwnedTrial` (the same object)."""
+    trial.__class__ = _owned_class()
+    return trial
+
+
+@functools.cache
+def _owned_class() -> type:
+    from optuna.trial import FrozenTrial
+
+    class _OwnedTrial(FrozenTrial):
+        """A trial made for one throw-away study. Optuna's in-memory storage deep-copies each
+        trial it is given; for 1000 runs that copy took most of a TPE suggestion (0.09 of
+        0.12 s). Its containers are copied (the storage may update them), their items shared
+        (numbers, strings and distributions, which nothing modifies)."""
+
+        def __deepcopy__(self, memo: dict[int, Any]) -> FrozenTrial:
+            new = copy.copy(self)
+            for name, value in vars(self).items():
+                if isinstance(value, (dict, list)):
+                    setattr(new, name, value.copy())
+            return new
+
+    return _OwnedTrial
 
 
 def _optuna_value(kind: str, x: float) -> float | int:

@@ -347,3 +347,52 @@ def test_importing_bayes_imports_no_optimiser() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+def test_the_warp_keeps_the_order_and_squeezes_only_bad_values(maximize: bool) -> None:
+    from sweepctl.search.bayes import Observation, _warped
+
+    # Skewed like a loss: a few runs far off, most near the best.
+    raw = [0.1, 0.12, 0.15, 0.2, 0.3, 50.0, 1e4, None]
+    values = [None if v is None else (-v if maximize else v) for v in raw]
+    seen = [Observation((i / 10,), v) for i, v in enumerate(values)]
+    warped = _warped(seen, maximize)
+    assert [o.point for o in warped] == [o.point for o in seen]
+    assert warped[-1].value is None  # in flight stays in flight
+    got = [o.value for o in warped[:-1]]
+    was = [o.value for o in seen[:-1]]
+    order = sorted(range(len(was)), key=lambda i: was[i])
+    assert sorted(range(len(got)), key=lambda i: got[i]) == order
+
+    # The far-off run no longer dwarfs the rest: the best are a larger share of the spread.
+    def share(xs):  # gap between the two best, over the whole range
+        best = sorted(xs, reverse=maximize)
+        return abs(best[1] - best[0]) / (max(xs) - min(xs))
+
+    assert share(got) > 2 * share(was)  # 4x here; 1x would mean no squeeze at all
+    assert _warped(seen[:2], maximize) == seen[:2]  # too few values: unchanged
+
+
+def test_first_model_suggestions_stay_near_the_best_run() -> None:
+    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    from sweepctl.search.latent import Space
+
+    spec = make_spec({"x": {"min": -5.0, "max": 5.0}, "y": {"min": -5.0, "max": 5.0}})
+    space = Space.of(spec)
+    corners = [(-4.5, -4.5), (4.5, 4.5), (-4.5, 4.5), (4.5, -4.5), (0.0, 3.0)]
+    history = [
+        RunRecord(f"r{i}", "finished", {"x": x, "y": y}, (x - 0.5) ** 2 + y**2)
+        for i, (x, y) in enumerate([*corners, (0.4, 0.2)])
+    ]
+    best = space.point({"x": 0.4, "y": 0.2})
+    for seed in range(3):
+        config = suggest(spec, history, random.Random(seed))
+        point = space.point(config)
+        # A box of side 0.4 (latent units) around the best run: 0.2 either way.
+        assert all(abs(p - b) <= 0.2 + 1e-9 for p, b in zip(point, best, strict=True)), config
+    wide = Settings(local_side=0.0, pending_side=0.0)
+    far = [space.point(suggest(spec, history, random.Random(s), wide)) for s in range(3)]
+    assert any(max(abs(p - b) for p, b in zip(pt, best, strict=True)) > 0.2 for pt in far), (
+        "without the box the GP does look elsewhere (so the check above can fail)"
+    )
