@@ -295,6 +295,8 @@ def write_results(
         title = "one run at a time" if mode == "sequential" else "4 runs at a time"
         lines += [f"## {mode.capitalize()}: {title}", "", "Goals for sweepctl bayes:", ""]
         lines += report.goals(all_curves, mode, args.engines, args.problems, budgets)
+        if mode == "parallel":
+            lines += report.parallel_goals(traces, all_curves, args.problems)
         for n in budgets:
             medians, mean_rank = report.table_data(all_curves, mode, args.engines, args.problems, n)
             lines += ["", f"Median regret after {n} runs ({mode}):", ""]

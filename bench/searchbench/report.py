@@ -13,6 +13,7 @@ Definitions used throughout (and printed in RESULTS.md):
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Sequence
@@ -243,3 +244,44 @@ def plot(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def parallel_goals(
+    traces: dict[Key, dict[str, Any]],
+    all_curves: dict[tuple[str, str, str], list[list[float]]],
+    problems: Sequence[str],
+    at: int = 40,
+) -> list[str]:
+    """The issue's parallel goals: regret at ``at`` runs with 4 workers within 1.5× of one at a
+    time, and no duplicate config in any parallel sweep."""
+    lines = []
+    pairs = {
+        p: (all_curves.get(("parallel", SUBJECT, p)), all_curves.get(("sequential", SUBJECT, p)))
+        for p in problems
+    }
+    if all(par and seq and len(par[0]) >= at for par, seq in pairs.values()):
+        ratios = {
+            p: _ratio(median_regret(par, at), median_regret(seq, at))
+            for p, (par, seq) in pairs.items()
+        }
+        bad = [p for p in problems if ratios[p] > 1.5]
+        verdict = "met" if not bad else f"missed on {', '.join(bad)}"
+        detail = ", ".join(f"{p} {_fmt_ratio(ratios[p])}" for p in problems)
+        lines.append(
+            f"- Median regret at {at} runs with 4 workers within 1.5× of sequential: "
+            f"**{verdict}** (parallel / sequential: {detail})."
+        )
+    duplicates, sweeps = 0, 0
+    for (mode, engine, _problem, _seed), trace in traces.items():
+        if mode != "parallel" or engine != SUBJECT:
+            continue
+        sweeps += 1
+        keys = [json.dumps(c, sort_keys=True) for c in trace.get("configs", [])]
+        duplicates += len(keys) - len(set(keys))
+    if sweeps:
+        verdict = "met" if duplicates == 0 else "missed"
+        lines.append(
+            f"- Zero duplicate configs with 4 workers: **{verdict}** ({duplicates} repeated "
+            f"configs in {sweeps} parallel sweeps)."
+        )
+    return lines
