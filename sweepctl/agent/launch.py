@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sweepctl.errors import UsageError
 
@@ -119,6 +120,19 @@ class Child:
     @property
     def elapsed(self) -> float:
         return (self.ended or time.monotonic()) - self.started
+
+
+def install_stop_signals(handler: Callable[[int, Any], None]) -> dict[int, Any]:
+    """Route SIGINT and SIGTERM to ``handler``; returns the previous handlers (for
+    :func:`restore_signals`). Off the main thread, where Python cannot, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def tail(path: Path, lines: int = 15) -> list[str]:

@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl.agent import macros
-from sweepctl.agent.launch import Child, check_runnable, tail
+from sweepctl.agent.launch import (
+    Child,
+    check_runnable,
+    install_stop_signals,
+    restore_signals,
+    tail,
+)
 from sweepctl.agent.metrics import MetricsTail, metric_history, metric_value, summarize
 from sweepctl.controller.local import (
     DONE,
@@ -229,7 +235,7 @@ class Agent:
             warm_up()  # seconds of imports, paid here rather than under the sweep's lock
         self.report.workers = self.workers
         self.agent_id = self.store.register_agent(self.sweep.id, socket.gethostname(), os.getpid())
-        previous = self._install_signals()
+        previous = install_stop_signals(self._on_signal)
         threads = [
             threading.Thread(target=self._worker, args=(i,), name=f"worker-{i}", daemon=True)
             for i in range(self.workers)
@@ -252,7 +258,7 @@ class Agent:
                     self._guarded(lambda: self.store.heartbeat(self.agent_id, list(self._active)))
             self._guarded(lambda: settle(self.store, self.sweep.id, self.spec))
         finally:
-            self._restore_signals(previous)
+            restore_signals(previous)
             self._guarded(lambda: self.store.end_agent(self.agent_id))
         return self.report
 
@@ -264,19 +270,6 @@ class Agent:
             action()
         except SweepctlError as exc:
             self.say(f"store unreachable, runs keep going: {exc.message}")
-
-    def _install_signals(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        previous = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, self._on_signal)
-        return previous
-
-    @staticmethod
-    def _restore_signals(previous: dict[int, Any]) -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self._interrupt.is_set():

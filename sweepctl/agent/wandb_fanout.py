@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweepctl.agent.launch import Child
+from sweepctl.agent.launch import Child, install_stop_signals, restore_signals
 
 GRACE = 10.0  # seconds between the runs' SIGTERM and SIGKILL, as for local agents
 TIER_GAP = 1.0  # seconds between the SIGINTs that move `wandb agent` from one tier to the next
@@ -95,7 +95,7 @@ class FanOut:
         return f"gpu {group}" if group is not None else f"agent {index + 1}"
 
     def run(self) -> FanOutReport:
-        previous = self._install_signals()
+        previous = install_stop_signals(self._on_signal)
         try:
             self._start()
             for child in self.children:
@@ -103,7 +103,7 @@ class FanOut:
                     pass
                 self.report.codes.append(code)
         finally:
-            self._restore_signals(previous)
+            restore_signals(previous)
             for child in self.children:
                 child.signal(signal.SIGKILL)  # only agents still alive after an error
         return self.report
@@ -139,19 +139,6 @@ class FanOut:
         return (lambda chunk: echo(label, chunk)) if echo is not None else None
 
     # -- signals -----------------------------------------------------------------------------
-    def _install_signals(self) -> dict[int, Any]:
-        previous: dict[int, Any] = {}
-        if threading.current_thread() is not threading.main_thread():
-            return previous
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, self._on_signal)
-        return previous
-
-    @staticmethod
-    def _restore_signals(previous: dict[int, Any]) -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self._interrupt.is_set():
             self._kill_now.set()
