@@ -334,6 +334,20 @@ def test_a_wandb_config_sweepctl_cannot_read_is_an_error(fake_wandb, tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_run_best_reruns_a_wandb_sweeps_best_config_locally(fake_wandb, finished_sweep, tmp_path):
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    out = tmp_path / "out.jsonl"
+    env = _env(fake_wandb, FAKE_OUT=str(out))
+    done = sweepctl(["run-best", finished_sweep, "--seeds", "1,2", "--json"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["source_run"] == "r2"
+    # The best run's config (r2), once per seed, run here by a local agent.
+    assert sorted(tuple(r["argv"]) for r in _records(out)) == [
+        ("--layers=4", "--lr=0.0001", "--seed=1"),
+        ("--layers=4", "--lr=0.0001", "--seed=2"),
+    ]
+
+
 def test_report_of_a_wandb_sweep(fake_wandb, finished_sweep, tmp_path):
     out = tmp_path / "report"
     done = sweepctl(["report", finished_sweep, "--out", str(out)], _env(fake_wandb), tmp_path)
