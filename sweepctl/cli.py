@@ -284,7 +284,7 @@ def agent(
             gpus_per_run=gpus_per_run,
             idle_exit=idle,
             echo_for=write_echo,
-            say=lambda message: render.info(("sweepctl: ", "dim"), message),
+            say=_say,
         )
         render.wandb_agents_summary(fanout)
         if fanout.interrupted:
@@ -319,7 +319,7 @@ def agent(
         gpus_per_run=gpus_per_run,
         idle_exit=idle,
         echo_for=None if live else write_echo,
-        say=lambda message: render.info(("sweepctl: ", "dim"), message),
+        say=_say,
         observe=observe,
     )
     render.agent_summary(report, show_tails=report.workers > 1 and not live)
@@ -484,7 +484,7 @@ def launch(
         storage=storage,
         on_step=lambda step, _: render.info(("launch: ", "bold"), step.describe()),
         echo_for=write_echo,
-        say=lambda message: render.info(("sweepctl: ", "dim"), message),
+        say=_say,
     )
     for step, report in done:
         if report is None:
@@ -574,7 +574,7 @@ def run_best(
         agents=agents,
         storage=storage,
         echo_for=write_echo,
-        say=lambda message: render.info(("sweepctl: ", "dim"), message),
+        say=_say,
         observe=lambda found, n: LogLines(found, len(seed_list)),
     )
     report = result.pop("report")
@@ -662,6 +662,13 @@ def sync(
                 hint="run sync where the agent ran, or point --dir at it (WANDB_DIR if set)",
             )
         raise typer.Exit(1)
+
+
+def _say(message: str) -> None:
+    """An agent's messages about itself, on stderr beside the runs' output."""
+    from sweepctl import render
+
+    render.info(("sweepctl: ", "dim"), message)
 
 
 def _control(sweep: str, action: str, storage: str | None) -> None:

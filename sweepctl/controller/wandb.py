@@ -310,13 +310,11 @@ def _app_url() -> str:
 class WandbSweeps:
     """Reads W&B sweeps and runs into sweepctl's values; quacks like a store for readers."""
 
-    url = "wandb"
-
     def __init__(self, timeout: float | None = None) -> None:
         self.api = connect(timeout)
         self._runs: dict[str, Any] = {}  # run id -> the wandb public Run, for history()
         self._sweeps: dict[str, Sweep] = {}
-        self._wandb_runs: dict[str, list[Any]] = {}  # sweep path -> its wandb public Runs
+        self._pages: dict[str, Any] = {}  # sweep path -> its runs, paged in when first read
 
     def get_sweep(self, ref: str) -> Sweep:
         path = parse_path(ref)
@@ -348,17 +346,14 @@ class WandbSweeps:
                 created_at=created or time.time(),
                 updated_at=_timestamp(found._attrs.get("updatedAt")) or created or time.time(),
             )
-            self._wandb_runs[sweep.id] = list(found.runs)
+            self._pages[sweep.id] = found.runs  # read by runs(); state changes never page it
         return sweep
 
     def runs(self, sweep_id: str, states=None) -> list[Run]:
         sweep = self.get_sweep(sweep_id)
         metric = _metric_name(sweep.config)
         with errors("read the sweep's runs", path=parse_path(sweep_id)):
-            found = self._wandb_runs.get(sweep.id)
-            if found is None:
-                found = list(self.api.sweep(sweep.id).runs)
-                self._wandb_runs[sweep.id] = found
+            found = list(self._pages[sweep.id])
             out = []
             ordered = sorted(found, key=lambda r: _timestamp(r._attrs.get("createdAt")) or 0)
             for number, wandb_run in enumerate(ordered, start=1):
