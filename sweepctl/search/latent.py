@@ -24,7 +24,7 @@ nesting are those of random and grid search.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -320,7 +320,18 @@ class Space:
             out.append(x)
         return tuple(out)
 
-    def taken(self, history: Iterable[RunRecord]) -> set[tuple[Any, ...]]:
+    def taken(
+        self,
+        history: Sequence[RunRecord],
+        points: Sequence[tuple[float, ...] | None] | None = None,
+    ) -> set[tuple[Any, ...]]:
         """The keys of the history's configs that are points of this space, whatever the
-        run's state (a config from an older version of the sweep file takes no point)."""
-        return {self.key(run.config) for run in history if self.point(run.config) is not None}
+        run's state (a config from an older version of the sweep file takes no point).
+        ``points``: the runs' latent points, if the caller has them already."""
+        if points is None:
+            points = [self.point(run.config) for run in history]
+        return {
+            self.key(run.config)
+            for run, point in zip(history, points, strict=True)
+            if point is not None
+        }
