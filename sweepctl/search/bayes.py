@@ -41,6 +41,14 @@ suggests, with three changes measured in bench/search.py:
   again the corners (with 4 agents on Levy, suggestions kept going there late in the sweep).
   The box keeps the batch diverse near the best run.
 
+Tried for parallel agents and dropped, measured with bench/parallel_quick.py (10 seeds, 6
+problems, 4 agents): the kriging believer (runs in flight as observations of the GP's mean,
+then plain expected improvement) was worse on hartmann6, levy and ackley at 50 runs; starting
+the model once 2 or 3 runs have values was no better at 10 runs and worse on the surrogate at
+25; dropping the box after 25 runs was worse on branin, hartmann6 and levy; a box of side 0.3
+instead of 0.5 was within the seeds' noise; leaving the runs in flight out of the model on
+every 2nd or 4th claim (plain expected improvement there) was no better, worse at 25 runs.
+
 Past ``gp_max_history`` (100) observations the GP's fit costs more than the sweep's lock
 should be held for (on 2 cores: 0.6 s at 300 runs, 4.5 s at 1000, more with many parameters),
 so multivariate TPE with constant liar takes over (under 0.1 s at 1000). Both choices, and
@@ -92,7 +100,6 @@ class Settings:
     local_side: float = 0.4  # GP: acquisition optimised in a box this wide round the best...
     local_until: int = 10  # ...while fewer observations than this have values (0: never)
     pending_side: float = 0.5  # GP: the same box's side while runs are in flight (0: none)
-    believer: bool = False  # GP: runs in flight as observations of the GP's mean (not q-EI)
 
 
 DEFAULT = Settings()
@@ -240,7 +247,6 @@ def _sampler(
         return LocalGPSampler(
             local_side=min((side for side in sides if 0.0 < side < 1.0), default=0.0),
             seed=seed,
-            believer=settings.believer,
             n_startup_trials=settings.n_startup,
             deterministic_objective=settings.deterministic,
             warn_independent_sampling=False,

@@ -67,32 +67,9 @@ class LocalGPSampler(optuna.samplers.GPSampler):
     one suggestion (bayes.py builds a study per call), so the side is fixed at construction.
     """
 
-    def __init__(self, *, local_side: float = 0.0, believer: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, local_side: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._local_side = local_side
-        self._believer = believer
-
-    def _get_acqf_and_best_params(
-        self,
-        completed_trials: Any,
-        gprs_list: Any,
-        internal_search_space: Any,
-        normalized_params: np.ndarray,
-        normalized_params_of_running_trials: np.ndarray | None,
-        standardized_score_vals: np.ndarray,
-    ) -> Any:
-        running = normalized_params_of_running_trials
-        if self._believer and running is not None and len(gprs_list) == 1:
-            gprs_list = [_believed(gprs_list[0], running)]
-            running = None
-        return super()._get_acqf_and_best_params(
-            completed_trials,
-            gprs_list,
-            internal_search_space,
-            normalized_params,
-            running,
-            standardized_score_vals,
-        )
 
     def _optimize_acqf(
         self, acqf: BaseAcquisitionFunc, best_params: np.ndarray | None
@@ -106,23 +83,3 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         box = _InBox(acqf, low, np.full_like(low, side))
         found = super()._optimize_acqf(box, box.to_box(best_params))
         return box.to_space(found)
-
-
-def _believed(gpr: Any, running: np.ndarray) -> Any:
-    """``gpr`` with the runs in flight added as observations of its own posterior mean
-    (the kriging believer): their variance drops to the noise, the mean stays."""
-    from optuna._gp.gp import GPRegressor
-
-    x_run = torch.from_numpy(np.asarray(running, dtype=float))
-    with torch.no_grad():
-        mean, _ = gpr.posterior(x_run)
-    believed = GPRegressor(
-        is_categorical=gpr._is_categorical,
-        X_train=torch.cat([gpr._X_train, x_run]),
-        y_train=torch.cat([gpr._y_train.squeeze(-1), mean]),
-        inverse_squared_lengthscales=gpr.inverse_squared_lengthscales,
-        kernel_scale=gpr.kernel_scale,
-        noise_var=gpr.noise_var,
-    )
-    believed._cache_matrix()
-    return believed

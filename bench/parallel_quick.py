@@ -1,0 +1,127 @@
+"""A quick in-process check of bayes settings, one run at a time against 4 agents at once.
+
+    .venv/bin/python bench/parallel_quick.py [--seeds 10] [--budget 50] [--jobs 2]
+        [--problems branin,hartmann6,...] [--modes 1,4]
+        [--candidate NAME=FIELD:VALUE,FIELD:VALUE ...]
+
+Every candidate is ``sweepctl.search.bayes.suggest`` with some fields of
+``bayes.Settings`` changed (``default`` is the shipped settings, included unless
+``--no-default``). The
+problems are bench/problems' synthetic ones (the MLP is left out: too slow for a quick
+check). With 4 agents, each suggestion sees the 3 claims before it as running and the oldest
+run finishes when 4 are in flight: the way ``sweepctl agent --workers 4`` claims, without the
+processes. It prints the median regret after 10, 25, 40 and 50 runs over the seeds, per
+problem, mode and candidate. bench/search.py is the benchmark proper (the real CLI, all
+engines); this is for choosing settings before running it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import random
+import statistics
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH), str(BENCH.parent)]
+
+from problems import METRIC, PROBLEMS, evaluate, wandb_parameters  # noqa: E402
+
+CHECKPOINTS = (10, 25, 40, 50)
+QUICK_PROBLEMS = ("branin", "hartmann6", "rosenbrock", "ackley", "levy", "surrogate")
+
+
+def parse_candidate(text: str) -> tuple[str, dict[str, Any]]:
+    """``name=field:value,field:value`` -> (name, {field: value}); values are Python literals."""
+    import ast
+
+    name, _, fields = text.partition("=")
+    changes = {}
+    for item in filter(None, fields.split(",")):
+        key, _, value = item.partition(":")
+        changes[key.strip()] = ast.literal_eval(value.strip())
+    return name.strip(), changes
+
+
+def sweep(job: tuple[dict[str, Any], str, int, int, int]) -> list[float]:
+    """The values of one sweep's runs, in the order they were claimed."""
+    from sweepctl.search import RunRecord, bayes
+    from sweepctl.spec.model import build_spec
+
+    changes, problem, seed, agents, budget = job
+    settings = dataclasses.replace(bayes.DEFAULT, **changes)
+    spec = build_spec(
+        {
+            "method": "bayes",
+            "metric": {"name": METRIC, "goal": "minimize"},
+            "parameters": wandb_parameters(problem),
+            "sweepctl": {"seed": seed},
+        }
+    )
+    history: list[RunRecord] = []
+    in_flight: list[int] = []
+    for i in range(budget):
+        config = bayes.suggest(spec, history, random.Random(seed), settings)
+        history.append(RunRecord(str(i), "running", config))
+        in_flight.append(i)
+        while len(in_flight) >= agents or (i == budget - 1 and in_flight):
+            k = in_flight.pop(0)
+            run = history[k]
+            history[k] = RunRecord(
+                run.run_id, "finished", run.config, evaluate(problem, run.config)
+            )
+    return [run.metric for run in history]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budget", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--problems", default=",".join(QUICK_PROBLEMS))
+    parser.add_argument("--modes", default="1,4", help="agents at once, comma-separated")
+    parser.add_argument("--candidate", action="append", default=[], help="name=field:value,...")
+    parser.add_argument("--no-default", action="store_true", help="only the --candidate ones")
+    args = parser.parse_args()
+    candidates = dict([("default", {}), *(parse_candidate(c) for c in args.candidate)])
+    if args.no_default and len(candidates) > 1:
+        del candidates["default"]
+    problems = args.problems.split(",")
+    modes = [int(m) for m in args.modes.split(",")]
+    keys = [
+        (name, problem, agents, seed)
+        for name in candidates
+        for problem in problems
+        for agents in modes
+        for seed in range(args.seeds)
+    ]
+    jobs = [(candidates[n], p, s, a, args.budget) for n, p, a, s in keys]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        results = dict(zip(keys, pool.map(sweep, jobs), strict=True))
+    points = [c for c in CHECKPOINTS if c <= args.budget]
+    print("| problem | agents | candidate | " + " | ".join(f"@{c}" for c in points) + " |")
+    print("|---|---|---|" + "---|" * len(points))
+    for problem in problems:
+        optimum = PROBLEMS[problem].optimum
+        for agents in modes:
+            for name in candidates:
+                cells = []
+                for c in points:
+                    regrets = [
+                        min(results[(name, problem, agents, s)][:c]) - optimum
+                        for s in range(args.seeds)
+                    ]
+                    cells.append(f"{statistics.median(regrets):.3g}")
+                print(f"| {problem} | {agents} | {name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
