@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sweepctl.search import RunRecord
@@ -218,6 +218,9 @@ def test_q_uniform_may_pass_max_by_half_q(u: float, lo_hi: tuple[float, float], 
 @given(u=draw, lo_hi=bounds(positive), q=q_value, quantized=st.booleans())
 def test_log_uniform_values_in_range(u: float, lo_hi: tuple, q: Any, quantized: bool) -> None:
     low, high = lo_hi
+    # Bounds a few ulps apart can have the same logarithm: scipy's uniform over a zero scale is
+    # NaN, in W&B and here alike. Out of scope for this range check (hypothesis found it).
+    assume(math.log(low) < math.log(high))
     if quantized:
         value = sample(param("q_log_uniform_values", min=low, max=high, q=q), u)
         check_quantized(value, low, high, q)
