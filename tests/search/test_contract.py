@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from search_forms import EVERY_FORM, check_every_form
 
-from sweepctl.search import RunRecord, method
+from sweepctl.search import RunRecord, bayes, method
 from sweepctl.search import random as random_search
 from sweepctl.search.bayes import Settings
 from sweepctl.search.grid import value_key
@@ -201,8 +201,6 @@ def test_bayes_tpe_never_duplicates_runs_in_flight() -> None:
     spec = spec_of("bayes", {"k": {"min": 1, "max": 6}, "o": {"values": ["a", "b", "c"]}})
     history: list[RunRecord] = []
     tpe = Settings(sampler="tpe")
-    from sweepctl.search import bayes
-
     for i in range(18):  # 18 points in all: the last claims find the few left
         config = bayes.suggest(spec, history, random.Random(1), tpe)
         assert config is not None and value_key(config) not in {
@@ -223,5 +221,10 @@ def test_random_claims_in_flight_move_the_stream_on() -> None:
         for k in range(20)
     ]
     assert configs == seeded  # the k-th claim is the k-th config of W&B's stream, whatever ran
-    discrete = claims("random", spec_of("random", {"k": {"values": [1, 2]}}), 8)
-    assert len({c["k"] for c in discrete}) < len(discrete)  # W&B's semantics, kept
+    # On a discrete space too the claims are W&B's stream, repeats and all (not de-duplicated)
+    small = spec_of("random", {"k": {"values": [1, 2, 3]}})
+    stream = [
+        random_search.suggest(small, [RunRecord("x", "finished", {})] * k, random.Random(3))
+        for k in range(8)
+    ]
+    assert claims("random", small, 8) == stream
