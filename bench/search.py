@@ -297,6 +297,8 @@ def write_results(
         lines += report.goals(all_curves, mode, args.engines, args.problems, budgets)
         if mode == "parallel":
             lines += report.parallel_goals(traces, all_curves, args.problems)
+            cost = report.parallel_cost_table(all_curves, args.engines, args.problems)
+            lines += ["", *cost] if cost else []
         for n in budgets:
             medians, mean_rank = report.table_data(all_curves, mode, args.engines, args.problems, n)
             lines += ["", f"Median regret after {n} runs ({mode}):", ""]
@@ -400,7 +402,9 @@ def _notes(args: argparse.Namespace) -> list[str]:
         "- random: each parameter drawn independently from its W&B distribution.",
         "- parallel mode: sweepctl's 4 workers claim runs as they free up (asynchronous); the "
         "other engines run in synchronous rounds of 4. Runs are ordered by the order they were "
-        "suggested (sweepctl: run number).",
+        "suggested (sweepctl: run number). Which of sweepctl's runs finishes first depends on "
+        "timing, so its parallel figures differ between invocations with the same code and "
+        "seeds (bayes claims see different runs finished); its sequential ones repeat exactly.",
         "- Regret curves: bench/results/search/regret_*.png (median line, interquartile band, "
         "log scale floored at 1e-6).",
         "- Same seed, same start: optuna-tpe and optuna-gp draw their 10 start-up configs from "

@@ -285,3 +285,57 @@ def parallel_goals(
             f"configs in {sweeps} parallel sweeps)."
         )
     return lines
+
+
+def parallel_cost_table(
+    all_curves: dict[tuple[str, str, str], list[list[float]]],
+    engines: Sequence[str],
+    problems: Sequence[str],
+    at: int = 40,
+    workers: int = 4,
+) -> list[str]:
+    """Every engine's parallel / sequential median regret at ``at`` runs, beside what the
+    information lag alone costs one run at a time.
+
+    With ``workers`` at once, the last claims of the first ``at`` are made while the
+    ``workers - 1`` claims before each are still running: the ``at``-th knows ``at - workers``
+    results, as a sequential sweep's run ``at - workers + 1`` does. The lag column is
+    sweepctl's sequential median regret at that run over its own at ``at``: the ratio that an
+    engine which lost nothing else to parallelism would still show (roughly; the parallel
+    sweep also gets ``workers`` tries per round of results).
+    """
+    present = [
+        e
+        for e in engines
+        if all(
+            all_curves.get((m, e, p)) and len(all_curves[(m, e, p)][0]) >= at
+            for m in ("parallel", "sequential")
+            for p in problems
+        )
+    ]
+    if not present:
+        return []
+    lag_at = at - workers + 1
+    lines = [
+        f"Median regret at {at} runs, {workers} workers / one at a time, every engine; "
+        f"*lag*: {SUBJECT}'s sequential regret at run {lag_at} / at run {at} (with {workers} "
+        f"workers the {at}th claim knows {at - workers} results, as run {lag_at} of a "
+        "sequential sweep does):",
+        "",
+        "| problem | " + " | ".join(present) + " | *lag* |",
+        "|---" * (len(present) + 2) + "|",
+    ]
+    for p in problems:
+        cells = [
+            _fmt_ratio(
+                _ratio(
+                    median_regret(all_curves[("parallel", e, p)], at),
+                    median_regret(all_curves[("sequential", e, p)], at),
+                )
+            )
+            for e in present
+        ]
+        seq = all_curves.get(("sequential", SUBJECT, p))
+        lag = _fmt_ratio(_ratio(median_regret(seq, lag_at), median_regret(seq, at))) if seq else "-"
+        lines.append(f"| {p} | " + " | ".join(cells) + f" | {lag} |")
+    return lines
