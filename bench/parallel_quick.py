@@ -1,19 +1,20 @@
 """A quick in-process check of bayes settings, one run at a time against 4 agents at once.
 
-    .venv/bin/python bench/parallel_quick.py [--seeds 10] [--budget 50] [--jobs 2]
-        [--problems branin,hartmann6,...] [--modes 1,4]
-        [--candidate NAME=FIELD:VALUE,FIELD:VALUE ...]
+    .venv/bin/python bench/parallel_quick.py [--seeds 10] [--first-seed 0] [--budget 50]
+        [--jobs 2] [--problems branin,hartmann6,...] [--modes 1,4]
+        [--candidate NAME=FIELD:VALUE,FIELD:VALUE ...] [--peers optuna-gp,wandb-bayes,...]
 
-Every candidate is ``sweepctl.search.bayes.suggest`` with some fields of
-``bayes.Settings`` changed (``default`` is the shipped settings, included unless
-``--no-default``). The
-problems are bench/problems' synthetic ones by default (the MLP is slow for a quick check;
-with ``--problems mlp_digits`` its cells are the median best value, as it has no known
-minimum). With 4 agents, each suggestion sees the 3 claims before it as running and the oldest
-run finishes when 4 are in flight: the way ``sweepctl agent --workers 4`` claims, without the
-processes. It prints the median regret after 10, 25, 40 and 50 runs over the seeds, per
-problem, mode and candidate. bench/search.py is the benchmark proper (the real CLI, all
-engines); this is for choosing settings before running it.
+Every candidate is ``sweepctl.search.bayes.suggest`` with some fields of ``bayes.Settings``
+changed (``default`` is the shipped settings, included unless ``--no-default``). The problems
+are bench/problems' synthetic ones by default (the MLP is slow for a quick check; with
+``--problems mlp_digits`` its cells are the median best value, as it has no known minimum).
+With 4 agents, each suggestion sees the 3 claims before it as running and the oldest run
+finishes when 4 are in flight: the way ``sweepctl agent --workers 4`` claims, without the
+processes. ``--peers`` adds engines of bench/searchbench/engines.py that run in-process
+(Optuna's, W&B's, random) on the same problems and seeds, in rounds of the same number of
+agents, as bench/search.py runs them. It prints the median regret after 10, 25, 40 and 50
+runs over the seeds, per problem, mode and candidate. bench/search.py is the benchmark proper
+(the real CLI, all engines); this is for choosing settings before running it.
 """
 
 from __future__ import annotations
@@ -52,12 +53,18 @@ def parse_candidate(text: str) -> tuple[str, dict[str, Any]]:
     return name.strip(), changes
 
 
-def sweep(job: tuple[dict[str, Any], str, int, int, int]) -> list[float]:
-    """The values of one sweep's runs, in the order they were claimed."""
+def sweep(job: tuple[dict[str, Any] | str, str, int, int, int]) -> list[float]:
+    """The values of one sweep's runs, in the order they were claimed; the job's first item is
+    bayes.Settings changes, or the name of a peer engine."""
     from sweepctl.search import RunRecord, bayes
     from sweepctl.spec.model import build_spec
 
     changes, problem, seed, agents, budget = job
+    if isinstance(changes, str):
+        from searchbench import engines
+
+        engine = engines.make_engine(changes, problem, seed)
+        return engines.run_rounds(engine, problem, budget, agents).values
     settings = dataclasses.replace(bayes.DEFAULT, **changes)
     spec = build_spec(
         {
@@ -85,16 +92,26 @@ def sweep(job: tuple[dict[str, Any], str, int, int, int]) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1"
+    )
     parser.add_argument("--budget", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--problems", default=",".join(QUICK_PROBLEMS))
     parser.add_argument("--modes", default="1,4", help="agents at once, comma-separated")
     parser.add_argument("--candidate", action="append", default=[], help="name=field:value,...")
     parser.add_argument("--no-default", action="store_true", help="only the --candidate ones")
+    parser.add_argument("--peers", default="", help="in-process engines beside, comma-separated")
     args = parser.parse_args()
     candidates = dict([("default", {}), *(parse_candidate(c) for c in args.candidate)])
-    if args.no_default and len(candidates) > 1:
+    if args.no_default and (len(candidates) > 1 or args.peers):
         del candidates["default"]
+    peers = [p for p in args.peers.split(",") if p]
+    if "wandb-bayes" in peers:
+        from searchbench import environments
+
+        environments.ensure_wandb_venv()
+    candidates.update({peer: peer for peer in peers})
     problems = args.problems.split(",")
     modes = [int(m) for m in args.modes.split(",")]
     keys = [
@@ -102,7 +119,7 @@ def main() -> None:
         for name in candidates
         for problem in problems
         for agents in modes
-        for seed in range(args.seeds)
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
     ]
     jobs = [(candidates[n], p, s, a, args.budget) for n, p, a, s in keys]
     with ProcessPoolExecutor(args.jobs) as pool:
@@ -119,7 +136,7 @@ def main() -> None:
                 for c in points:
                     regrets = [
                         min(results[(name, problem, agents, s)][:c]) - optimum
-                        for s in range(args.seeds)
+                        for s in range(args.first_seed, args.first_seed + args.seeds)
                     ]
                     cells.append(f"{statistics.median(regrets):.3g}")
                 print(f"| {problem} | {agents} | {name} | " + " | ".join(cells) + " |")

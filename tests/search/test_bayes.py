@@ -336,3 +336,42 @@ def test_first_model_suggestions_stay_near_the_best_run() -> None:
     assert any(max(abs(p - b) for p, b in zip(pt, best, strict=True)) > 0.2 for pt in far), (
         "without the box the GP does look elsewhere (so the check above can fail)"
     )
+
+
+@pytest.mark.parametrize("prior", ["mean", "worst"])
+def test_the_gp_prior_mean_far_from_the_runs(prior: str) -> None:
+    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    import numpy as np
+    import optuna
+    import torch
+    from optuna._gp import gp
+    from optuna._gp import prior as gp_prior
+    from optuna._gp.search_space import SearchSpace
+    from optuna.distributions import FloatDistribution
+
+    from sweepctl.search.gpsampler import LocalGPSampler
+
+    distributions = {"x": FloatDistribution(0, 1), "y": FloatDistribution(0, 1)}
+    x = np.random.default_rng(0).uniform(0, 0.25, size=(8, 2))  # runs in one corner
+    loss = ((x - 0.1) ** 2).sum(axis=1)
+    trials = [
+        optuna.trial.create_trial(params={"x": a, "y": b}, distributions=distributions, value=v)
+        for (a, b), v in zip(x, loss, strict=True)
+    ]
+    y = -(loss - loss.mean()) / loss.std()  # as Optuna gives them: standardised, larger better
+    space = SearchSpace(distributions)
+    fitted = gp.fit_kernel_params(
+        X=x,
+        Y=y,
+        is_categorical=space.is_categorical,
+        log_prior=gp_prior.default_log_prior,
+        minimum_noise=gp_prior.DEFAULT_MINIMUM_NOISE_VAR,
+        deterministic_objective=False,
+    )
+    sampler = LocalGPSampler(seed=0, prior_mean=prior)
+    acqf, _ = sampler._get_acqf_and_best_params(trials, [fitted], space, x, None, y[:, None])
+    far, _ = acqf._gpr.posterior(torch.tensor([[1.0, 1.0]], dtype=torch.float64))
+    below_best = acqf._threshold - far.item()  # how much worse than the best run it expects
+    spread = y.max() - y.min()
+    expected = spread if prior == "worst" else y.max() - y.mean()  # the worst run, or the mean
+    assert abs(below_best - expected) < 0.1 * spread, (below_best, expected)
