@@ -299,6 +299,8 @@ def write_results(
             lines += report.parallel_goals(traces, all_curves, args.problems)
             cost = report.parallel_cost_table(all_curves, args.engines, args.problems)
             lines += ["", *cost] if cost else []
+            reach = report.runs_to_match_table(all_curves, args.engines, args.problems)
+            lines += ["", *reach] if reach else []
         for n in budgets:
             medians, mean_rank = report.table_data(all_curves, mode, args.engines, args.problems, n)
             lines += ["", f"Median regret after {n} runs ({mode}):", ""]

@@ -338,3 +338,52 @@ def parallel_cost_table(
         lag = _fmt_ratio(_ratio(median_regret(seq, lag_at), median_regret(seq, at))) if seq else "-"
         lines.append(f"| {p} | " + " | ".join(cells) + f" | {lag} |")
     return lines
+
+
+def runs_to_match(
+    all_curves: dict[tuple[str, str, str], list[list[float]]], engine: str, problem: str, at: int
+) -> int | None:
+    """The fewest runs after which an engine's median regret with 4 workers is no higher than
+    its own median regret one at a time after ``at`` runs; None if its parallel sweeps never
+    get there."""
+    target = median_regret(all_curves[("sequential", engine, problem)], at)
+    parallel = all_curves[("parallel", engine, problem)]
+    for n in range(1, len(parallel[0]) + 1):
+        if median_regret(parallel, n) <= target:
+            return n
+    return None
+
+
+def runs_to_match_table(
+    all_curves: dict[tuple[str, str, str], list[list[float]]],
+    engines: Sequence[str],
+    problems: Sequence[str],
+    at: int = 40,
+    workers: int = 4,
+) -> list[str]:
+    """Per engine, the runs ``workers`` at once need to reach the median regret that one at a
+    time has after ``at``: the cost of parallelism in runs rather than in regret (a regret
+    ratio is large wherever the curve is steep, however few runs the gap is worth)."""
+    present = [
+        e
+        for e in engines
+        if all(all_curves.get((m, e, p)) for m in ("parallel", "sequential") for p in problems)
+        and all(len(all_curves[("sequential", e, p)][0]) >= at for p in problems)
+    ]
+    if not present:
+        return []
+    budget = min(len(all_curves[("parallel", e, p)][0]) for e in present for p in problems)
+    lines = [
+        f"Runs that {workers} workers need to reach the median regret one at a time has after "
+        f"{at} runs, every engine (> {budget}: not within the {budget} runs of a sweep):",
+        "",
+        "| problem | " + " | ".join(present) + " |",
+        "|---" * (len(present) + 1) + "|",
+    ]
+    for p in problems:
+        cells = []
+        for e in present:
+            n = runs_to_match(all_curves, e, p, at)
+            cells.append(str(n) if n is not None and n <= budget else f"> {budget}")
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    return lines

@@ -227,3 +227,35 @@ def test_plot_writes_a_png(tmp_path):
     path = tmp_path / "plots" / "regret.png"
     report.plot(_curves(rows), "sequential", [SUBJECT, GP], ["levy", "ackley"], path, "Regret")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_runs_to_match_is_where_the_parallel_median_reaches_the_sequential_one():
+    rows = {
+        # one at a time: 1.0 after 40 runs; 4 workers: 2.0 until run 44, then 0.5
+        ("sequential", SUBJECT, "levy"): [_series({1: 4.0, 40: 1.0}, 50)],
+        ("parallel", SUBJECT, "levy"): [_series({1: 4.0, 30: 2.0, 44: 0.5}, 50)],
+        # never gets there within 50 runs
+        ("sequential", GP, "levy"): [_series({1: 4.0, 40: 0.1}, 50)],
+        ("parallel", GP, "levy"): [_series({1: 4.0, 40: 0.2}, 50)],
+        # equal counts as reached: at run 40 itself
+        ("sequential", WANDB, "levy"): [_series({1: 4.0, 40: 3.0}, 50)],
+        ("parallel", WANDB, "levy"): [_series({1: 4.0, 40: 3.0}, 50)],
+    }
+    curves = _curves(rows)
+    assert report.runs_to_match(curves, SUBJECT, "levy", 40) == 44
+    assert report.runs_to_match(curves, GP, "levy", 40) is None
+    assert report.runs_to_match(curves, WANDB, "levy", 40) == 40
+    lines = report.runs_to_match_table(curves, [SUBJECT, GP, WANDB], ["levy"])
+    assert lines[2] == f"| problem | {SUBJECT} | {GP} | {WANDB} |"
+    assert lines[4] == "| levy | 44 | > 50 | 40 |"
+
+
+def test_runs_to_match_table_leaves_out_engines_without_both_modes():
+    rows = {
+        ("sequential", SUBJECT, "levy"): [_series({1: 4.0}, 50)],
+        ("sequential", GP, "levy"): [_series({1: 4.0}, 50)],
+        ("parallel", GP, "levy"): [_series({1: 4.0}, 50)],
+    }
+    lines = report.runs_to_match_table(_curves(rows), [SUBJECT, GP], ["levy"])
+    assert lines[2] == f"| problem | {GP} |"
+    assert report.runs_to_match_table(_curves(rows), [SUBJECT], ["levy"]) == []
