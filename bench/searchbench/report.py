@@ -294,6 +294,24 @@ def parallel_goals(
     return lines
 
 
+def _in_both_modes(
+    all_curves: dict[tuple[str, str, str], list[list[float]]],
+    engines: Sequence[str],
+    problems: Sequence[str],
+    at: int,
+) -> list[str]:
+    """The engines with sweeps of at least ``at`` runs in both modes on every problem."""
+    return [
+        e
+        for e in engines
+        if all(
+            all_curves.get((m, e, p)) and len(all_curves[(m, e, p)][0]) >= at
+            for m in ("parallel", "sequential")
+            for p in problems
+        )
+    ]
+
+
 def parallel_cost_table(
     all_curves: dict[tuple[str, str, str], list[list[float]]],
     engines: Sequence[str],
@@ -311,15 +329,7 @@ def parallel_cost_table(
     engine which lost nothing else to parallelism would still show (roughly; the parallel
     sweep also gets ``workers`` tries per round of results).
     """
-    present = [
-        e
-        for e in engines
-        if all(
-            all_curves.get((m, e, p)) and len(all_curves[(m, e, p)][0]) >= at
-            for m in ("parallel", "sequential")
-            for p in problems
-        )
-    ]
+    present = _in_both_modes(all_curves, engines, problems, at)
     if not present:
         return []
     lag_at = at - workers + 1
@@ -364,12 +374,7 @@ def runs_to_match_table(
     """Per engine, the runs ``workers`` at once need to reach the median regret that one at a
     time has after ``at``: the cost of parallelism in runs rather than in regret (a regret
     ratio is large wherever the curve is steep, however few runs the gap is worth)."""
-    present = [
-        e
-        for e in engines
-        if all(all_curves.get((m, e, p)) for m in ("parallel", "sequential") for p in problems)
-        and all(len(all_curves[("sequential", e, p)][0]) >= at for p in problems)
-    ]
+    present = _in_both_modes(all_curves, engines, problems, at)
     if not present:
         return []
     budget = min(len(all_curves[("parallel", e, p)][0]) for e in present for p in problems)
