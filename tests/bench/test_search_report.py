@@ -19,6 +19,7 @@ sys.path.insert(0, str(BENCH))
 from searchbench import report  # noqa: E402
 
 SUBJECT, GP, WANDB = report.SUBJECT, report.GP_PEER, report.WANDB_PEER
+TPE = "optuna-tpe"
 BRANIN_MIN = 0.397887
 
 
@@ -237,17 +238,23 @@ def test_runs_to_match_is_where_the_parallel_median_reaches_the_sequential_one()
         # never gets there within 50 runs
         ("sequential", GP, "levy"): [_series({1: 4.0, 40: 0.1}, 50)],
         ("parallel", GP, "levy"): [_series({1: 4.0, 40: 0.2}, 50)],
-        # equal counts as reached: at run 40 itself
-        ("sequential", WANDB, "levy"): [_series({1: 4.0, 40: 3.0}, 50)],
+        # equal counts as reached: at run 40 itself (one at a time improves again at run 41,
+        # which is not the target)
+        ("sequential", WANDB, "levy"): [_series({1: 4.0, 40: 3.0, 41: 0.1}, 50)],
         ("parallel", WANDB, "levy"): [_series({1: 4.0, 40: 3.0}, 50)],
+        # reached at the very last run
+        ("sequential", TPE, "levy"): [_series({1: 4.0, 40: 1.0}, 50)],
+        ("parallel", TPE, "levy"): [_series({1: 4.0, 50: 1.0}, 50)],
     }
     curves = _curves(rows)
     assert report.runs_to_match(curves, SUBJECT, "levy", 40) == 44
     assert report.runs_to_match(curves, GP, "levy", 40) is None
     assert report.runs_to_match(curves, WANDB, "levy", 40) == 40
-    lines = report.runs_to_match_table(curves, [SUBJECT, GP, WANDB], ["levy"])
-    assert lines[2] == f"| problem | {SUBJECT} | {GP} | {WANDB} |"
-    assert lines[4] == "| levy | 44 | > 50 | 40 |"
+    assert report.runs_to_match(curves, TPE, "levy", 40) == 50
+    lines = report.runs_to_match_table(curves, [SUBJECT, GP, WANDB, TPE], ["levy"])
+    assert lines[0].startswith("Runs that 4 workers need") and "(> 50: not within" in lines[0]
+    assert lines[2] == f"| problem | {SUBJECT} | {GP} | {WANDB} | {TPE} |"
+    assert lines[4] == "| levy | 44 | > 50 | 40 | 50 |"
 
 
 def test_runs_to_match_table_leaves_out_engines_without_both_modes():
