@@ -406,7 +406,9 @@ def _notes(args: argparse.Namespace) -> list[str]:
         "other engines run in synchronous rounds of 4. Runs are ordered by the order they were "
         "suggested (sweepctl: run number). Which of sweepctl's runs finishes first depends on "
         "timing, so its parallel figures differ between invocations with the same code and "
-        "seeds (bayes claims see different runs finished); its sequential ones repeat exactly.",
+        "seeds (bayes claims see different runs finished). Its sequential ones repeat exactly "
+        "on one machine; on two machines of this kind some differed (the floating-point path "
+        "through the GP's fit), and so did every engine's MLP figures (its training).",
         "- Regret curves: bench/results/search/regret_*.png (median line, interquartile band, "
         "log scale floored at 1e-6).",
         "- Same seed, same start: optuna-tpe and optuna-gp draw their 10 start-up configs from "
@@ -415,9 +417,9 @@ def _notes(args: argparse.Namespace) -> list[str]:
         "with the same one the two gave identical values (a check that the CLI path evaluates "
         "the same function).",
         _greenlet_note(),
-        "- The sweeps were run over several invocations of this command (resumed from the "
-        "cache under bench/.work/search/), two at a time, while other work loaded the "
-        "machine; wall times above are for orientation only.",
+        "- The sweeps may run over several invocations of this command (resumed from the "
+        "cache under bench/.work/search/; the date line says how many came from it), two at a "
+        "time, while other work loads the machine; wall times above are for orientation only.",
     ]
 
 
