@@ -407,8 +407,9 @@ def _notes(args: argparse.Namespace) -> list[str]:
         "suggested (sweepctl: run number). Which of sweepctl's runs finishes first depends on "
         "timing, so its parallel figures differ between invocations with the same code and "
         "seeds (bayes claims see different runs finished). Its sequential ones repeat exactly "
-        "on one machine; on two machines of this kind some differed (the floating-point path "
-        "through the GP's fit), and so did every engine's MLP figures (its training).",
+        "on one machine; between two machines of this kind, sweepctl's bayes and Optuna's GP "
+        "differed in some cells of the synthetic problems (the other engines did not), and "
+        "every engine's MLP figures differed.",
         "- Regret curves: bench/results/search/regret_*.png (median line, interquartile band, "
         "log scale floored at 1e-6).",
         "- Same seed, same start: optuna-tpe and optuna-gp draw their 10 start-up configs from "

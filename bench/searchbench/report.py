@@ -386,9 +386,7 @@ def runs_to_match_table(
         "|---" * (len(present) + 1) + "|",
     ]
     for p in problems:
-        cells = []
-        for e in present:
-            n = runs_to_match(all_curves, e, p, at)
-            cells.append(str(n) if n is not None and n <= budget else f"> {budget}")
+        reached = [runs_to_match(all_curves, e, p, at) for e in present]
+        cells = [f"> {budget}" if n is None else str(n) for n in reached]
         lines.append(f"| {p} | " + " | ".join(cells) + " |")
     return lines
