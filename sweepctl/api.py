@@ -129,7 +129,7 @@ def _create_on_wandb(
     project: str | None,
     dry_run: bool,
 ):
-    from sweepctl.controller import wandb as on_wandb
+    from sweepctl.backends.wandb import client as on_wandb
     from sweepctl.spec.loader import load_document
 
     config, local_only = on_wandb.wandb_config(config, load_document(file).lines)
@@ -148,7 +148,7 @@ def _create_on_wandb(
 
 def is_wandb(ref: str) -> bool:
     """Whether ``ref`` names a sweep on W&B (``entity/project/id``) rather than a local one."""
-    from sweepctl.controller.wandb import is_wandb_path
+    from sweepctl.backends.wandb.client import is_wandb_path
 
     return is_wandb_path(ref)
 
@@ -159,7 +159,7 @@ def get_sweep(ref: str, storage: str | None = None):
     For a W&B path (``entity/project/id``) the "store" reads from W&B's public API.
     """
     if is_wandb(ref):
-        from sweepctl.controller.wandb import WandbSweeps
+        from sweepctl.backends.wandb.client import WandbSweeps
 
         reader = WandbSweeps()
         return reader, reader.get_sweep(ref)
@@ -250,8 +250,8 @@ def _wandb_agents(
 ):
     """W&B's own agent, once per GPU group (or ``workers`` times)."""
     from sweepctl.agent.gpus import gpu_groups
-    from sweepctl.agent.wandb_fanout import FanOut
-    from sweepctl.controller.wandb import WandbSweeps, parse_path
+    from sweepctl.backends.wandb.fanout import FanOut
+    from sweepctl.backends.wandb.client import WandbSweeps, parse_path
 
     for option, value in unsupported.items():
         if value is not None:
@@ -289,7 +289,7 @@ def runs(ref: str, *, storage: str | None = None, state: Sequence[str] | None = 
                 f"unknown run state {s!r}",
                 hint=did_you_mean(s, RUN_STATES) or f"one of: {', '.join(RUN_STATES)}",
             )
-    from sweepctl.controller.local import heartbeat_timeout
+    from sweepctl.backends.local.controller import heartbeat_timeout
 
     store, sweep = get_sweep(ref, storage)
     if not is_wandb(sweep.id):
@@ -387,7 +387,7 @@ def export_runs(ref: str, *, out: Path, storage: str | None = None) -> int:
 def control(ref: str, action: str, *, storage: str | None = None) -> tuple[Any, str]:
     """Stop, cancel, pause or resume a sweep; returns the sweep and what changed."""
     if is_wandb(ref):
-        from sweepctl.controller.wandb import WandbSweeps
+        from sweepctl.backends.wandb.client import WandbSweeps
 
         return WandbSweeps().set_state(ref, action)
     store, sweep = get_sweep(ref, storage)
@@ -434,7 +434,7 @@ def refine(
 
 def launch_plan(files: Sequence[Path], *, count: int | None = None, storage: str | None = None):
     """The store and what `launch` would do for these files (folders expand to their files)."""
-    from sweepctl.launch import plan, sweep_files
+    from sweepctl.campaign import plan, sweep_files
 
     store = _open(storage, create=True)
     return store, plan(store, sweep_files(list(files)), count)
@@ -486,7 +486,7 @@ def report(
 
     ``out`` defaults to ``reports/<id>``, or ``reports/compare-<id>-<id>...`` for several.
     """
-    from sweepctl.controller.local import heartbeat_timeout
+    from sweepctl.backends.local.controller import heartbeat_timeout
     from sweepctl.results.report import default_out_dir, write_report
 
     if not refs:
@@ -498,7 +498,7 @@ def report(
             hint="export the runs of each (`sweepctl export`) to compare them elsewhere",
         )
     if all(on_wandb):
-        from sweepctl.controller.wandb import WandbSweeps
+        from sweepctl.backends.wandb.client import WandbSweeps
 
         store = WandbSweeps()
     else:
@@ -602,8 +602,8 @@ def sync(
 ) -> Synced:
     """Upload a local sweep's runs to W&B: their offline run directories, through ``wandb
     sync``, into one project, grouped under the sweep's name; then check W&B has each run."""
-    from sweepctl.controller import sync as syncing
-    from sweepctl.controller import wandb as on_wandb
+    from sweepctl.backends.wandb import sync as syncing
+    from sweepctl.backends.wandb import client as on_wandb
 
     if is_wandb(ref):
         raise UsageError(f"{ref} is on W&B already", hint="sync uploads a local sweep's runs")

@@ -164,7 +164,7 @@ class LiveView(Observer):
         if outcome.state in ("failed", "timeout"):
             from rich.text import Text
 
-            from sweepctl.agent.launch import tail
+            from sweepctl.agent.process import tail
 
             text = Text(f"run {outcome.run.id} {outcome.state} ({outcome.reason})", style="red")
             for line in tail(outcome.log, 8) if outcome.log else []:

@@ -194,7 +194,7 @@ def runs_table(sweep: Any, runs: list[Any]) -> None:
     console.print(table)
     early = [r.id for r in runs if (r.reason or "").startswith("early stop")]
     if early:
-        from sweepctl.controller.local import records
+        from sweepctl.backends.local.controller import records
         from sweepctl.stopping import saved_iterations
 
         saved = sum(saved_iterations(records(runs), early).values())
@@ -235,7 +235,7 @@ def agent_summary(report: Any, *, show_tails: bool) -> None:
     """After an agent: what ran, how each ended, and why the agent stopped."""
     from collections import Counter
 
-    from sweepctl.agent.launch import tail
+    from sweepctl.agent.process import tail
 
     for outcome in report.outcomes:
         if outcome.state in ("failed", "timeout") and show_tails:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl.agent import macros
-from sweepctl.agent.launch import (
+from sweepctl.agent.process import (
     Child,
     check_runnable,
     install_stop_signals,
@@ -29,7 +29,7 @@ from sweepctl.agent.launch import (
     tail,
 )
 from sweepctl.agent.metrics import MetricsTail, metric_history, metric_value, summarize
-from sweepctl.controller.local import (
+from sweepctl.backends.local.controller import (
     DONE,
     FINISH,
     RUN,

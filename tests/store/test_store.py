@@ -63,7 +63,7 @@ def test_a_newer_store_is_refused(tmp_path):
 
 
 def test_claims_from_many_threads_hand_out_each_point_once(tmp_path):
-    from sweepctl.controller.local import next_run
+    from sweepctl.backends.local.controller import next_run
     from sweepctl.spec import build_spec
 
     config = {"method": "grid", "parameters": {"a": {"min": 1, "max": 40}}}
@@ -100,7 +100,7 @@ def test_unknown_ids_and_prefixes(tmp_path):
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux file modes")
 def test_run_logs_are_owner_only(tmp_path):
-    from sweepctl.agent.launch import Child
+    from sweepctl.agent.process import Child
 
     log = tmp_path / "runs" / "out.log"
     child = Child([sys.executable, "-c", "print('hi')"], env={}, cwd=tmp_path, log_path=log)

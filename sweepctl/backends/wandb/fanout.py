@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweepctl.agent.launch import Child, install_stop_signals, restore_signals
+from sweepctl.agent.process import Child, install_stop_signals, restore_signals
 
 GRACE = 10.0  # seconds between the runs' SIGTERM and SIGKILL, as for local agents
 TIER_GAP = 1.0  # seconds between the SIGINTs that move `wandb agent` from one tier to the next

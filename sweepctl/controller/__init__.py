@@ -1,1 +1,0 @@
-"""Controllers: who decides what runs next (local store, or W&B)."""

@@ -1,0 +1,105 @@
+"""The project's vocabulary, each word defined once: run states, sweep states, search methods,
+early-termination rules, and what makes two configs the same.
+
+Everything else (the store, the controllers, the search methods, the views) imports these;
+nothing here imports any other sweepctl module, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import Enum
+from typing import Any
+
+
+class RunState(str, Enum):
+    """The states a run can be in. ``str`` values, so they compare equal to stored text."""
+
+    PENDING = "pending"  # W&B sweeps only: handed out by W&B's server, not started yet
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"  # the program exited non-zero
+    CRASHED = "crashed"  # its agent stopped heartbeating
+    PREEMPTED = "preempted"  # its agent got SIGTERM (a scheduler taking the machine back)
+    STOPPED = "stopped"  # early termination, or `stop` on one run
+    KILLED = "killed"  # Ctrl-C on the agent, or `stop --cancel`
+    TIMEOUT = "timeout"  # ran past `--timeout`
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def terminal(self) -> bool:
+        """Whether a run in this state has ended for good (as far as this attempt goes)."""
+        return self not in (RunState.PENDING, RunState.RUNNING)
+
+
+RUN_STATES: tuple[str, ...] = tuple(s.value for s in RunState)
+TERMINAL_STATES: tuple[str, ...] = tuple(s.value for s in RunState if s.terminal)
+# Runs that ended through no fault of their config: offered again up to `sweepctl.retries`.
+REQUEUED_STATES: tuple[str, ...] = (RunState.CRASHED.value, RunState.PREEMPTED.value)
+# The order states are listed and stacked in (tables, reports); others come after these.
+DISPLAY_ORDER: tuple[str, ...] = (
+    "finished",
+    "running",
+    "stopped",
+    "failed",
+    "crashed",
+    "preempted",
+    "killed",
+    "timeout",
+)
+
+
+class SweepState(str, Enum):
+    """The states a sweep can be in, locally and (under the same names) on W&B."""
+
+    PENDING = "pending"  # W&B only
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    CANCELED = "canceled"
+    FAILED = "failed"  # W&B only
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# -- control actions -------------------------------------------------------------------------
+
+# What each control action asks for, and from which states a local sweep may take it.
+CONTROL_TARGETS: dict[str, str] = {
+    "stop": SweepState.STOPPED.value,
+    "cancel": SweepState.CANCELED.value,
+    "pause": SweepState.PAUSED.value,
+    "resume": SweepState.RUNNING.value,
+}
+CONTROL_FROM: dict[str, tuple[str, ...]] = {
+    "stop": ("running", "paused"),
+    "cancel": ("running", "paused", "stopped", "finished"),
+    "pause": ("running",),
+    "resume": ("paused", "stopped"),
+}
+
+# -- registries ------------------------------------------------------------------------------
+
+# The `method` values sweepctl implements; `search.method(name)` gives each one's suggest.
+METHODS: tuple[str, ...] = ("grid", "random", "bayes")
+# The `early_terminate.type` values sweepctl implements; `stopping.rule(name)` gives each.
+RULES: tuple[str, ...] = ("hyperband",)
+# Distributions a grid can enumerate (W&B's rule).
+GRID_DISTRIBUTIONS: tuple[str, ...] = ("constant", "categorical", "int_uniform", "q_uniform")
+
+# -- config identity -------------------------------------------------------------------------
+
+
+def config_key(config: dict[str, Any]) -> str:
+    """A canonical text for a run config: two configs are the same run iff their keys match."""
+    return json.dumps(config, sort_keys=True, default=str)
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short, stable digest of :func:`config_key` (for file names and fingerprints)."""
+    return hashlib.sha256(config_key(config).encode()).hexdigest()
