@@ -250,8 +250,8 @@ def _wandb_agents(
 ):
     """W&B's own agent, once per GPU group (or ``workers`` times)."""
     from sweepctl.agent.gpus import gpu_groups
-    from sweepctl.backends.wandb.fanout import FanOut
     from sweepctl.backends.wandb.client import WandbSweeps, parse_path
+    from sweepctl.backends.wandb.fanout import FanOut
 
     for option, value in unsupported.items():
         if value is not None:
@@ -602,8 +602,8 @@ def sync(
 ) -> Synced:
     """Upload a local sweep's runs to W&B: their offline run directories, through ``wandb
     sync``, into one project, grouped under the sweep's name; then check W&B has each run."""
-    from sweepctl.backends.wandb import sync as syncing
     from sweepctl.backends.wandb import client as on_wandb
+    from sweepctl.backends.wandb import sync as syncing
 
     if is_wandb(ref):
         raise UsageError(f"{ref} is on W&B already", hint="sync uploads a local sweep's runs")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sweepctl.backends.wandb.fanout import agent_argv, split_count
 from sweepctl.backends.wandb import sync
 from sweepctl.backends.wandb.client import SweepPath, _timestamp, parse_path, wandb_config
+from sweepctl.backends.wandb.fanout import agent_argv, split_count
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl.agent import macros
+from sweepctl.agent.metrics import MetricsTail, metric_history, metric_value, summarize
 from sweepctl.agent.process import (
     Child,
     check_runnable,
@@ -28,7 +29,6 @@ from sweepctl.agent.process import (
     restore_signals,
     tail,
 )
-from sweepctl.agent.metrics import MetricsTail, metric_history, metric_value, summarize
 from sweepctl.backends.local.controller import (
     DONE,
     FINISH,
