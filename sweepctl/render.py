@@ -265,7 +265,7 @@ def agent_summary(report: Any, *, show_tails: bool) -> None:
 def wandb_agents_summary(report: Any) -> None:
     """After `sweepctl agent entity/project/id`: how each W&B agent ended."""
     ended = (
-        ", ".join(f"agent {i + 1} exit {code}" for i, code in enumerate(report.codes))
+        ", ".join(f"agent {i + 1} exit {code}" for i, code in enumerate(report.agent_codes))
         or "no agent started"
     )
     info(("W&B agents done: ", "bold"), ended)

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from sweepctl.agent.process import (
     restore_signals,
     tail,
 )
+from sweepctl.backends.base import AgentReport, Outcome
 from sweepctl.backends.local.controller import (
     DONE,
     FINISH,
@@ -72,30 +73,6 @@ class RunFiles:
     @property
     def args_json(self) -> Path:
         return self.folder / "args.json"
-
-
-@dataclass
-class Outcome:
-    run: Run
-    state: str
-    exit_code: int | None
-    reason: str | None
-    elapsed: float
-    log: Path | None = None
-    metric: float | None = None
-
-
-@dataclass
-class AgentReport:
-    """What an agent did, for the CLI to summarise."""
-
-    started: int = 0
-    outcomes: list[Outcome] = field(default_factory=list)
-    stop_reason: str | None = None
-    interrupted: bool = False
-    signal: int | None = None
-    workers: int = 1
-    failed_policy: str | None = None
 
 
 def _has_wandb_credentials(env: Mapping[str, str]) -> bool:

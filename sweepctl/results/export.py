@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from sweepctl.errors import UsageError
+from sweepctl.records import Run, Sweep
 from sweepctl.spec.model import Metric
-from sweepctl.store import Run, Sweep
 
 RUN_FORMATS = (".csv", ".json", ".jsonl")
 BEST_FORMATS = ("json", "yaml", "env", "args")

@@ -37,7 +37,7 @@ from sweepctl.results.report import (
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from sweepctl.store import Run
+    from sweepctl.records import Run
 
 STYLE = {
     "font.size": 9,

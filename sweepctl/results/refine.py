@@ -21,10 +21,10 @@ from typing import Any
 import yaml
 
 from sweepctl.errors import UsageError
+from sweepctl.records import Run, Sweep
 from sweepctl.results.export import rank
 from sweepctl.search.space import lookup
 from sweepctl.spec.model import Param
-from sweepctl.store import Run, Sweep
 
 LOG_SCALE = {
     "log_uniform_values",

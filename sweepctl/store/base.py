@@ -9,7 +9,6 @@ import secrets
 import string
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,11 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from sweepctl.errors import SweepctlError, UsageError
+from sweepctl.records import Run, Sweep
 from sweepctl.store import tables as t
 
 STORE_DIR = ".sweepctl"
 STORE_FILE = "sweepctl.db"
-TERMINAL_STATES = ("finished", "failed", "crashed", "stopped", "killed", "timeout")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -33,60 +32,6 @@ def new_id(length: int = 8) -> str:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
-
-
-@dataclass(frozen=True)
-class Sweep:
-    id: str
-    name: str | None
-    project: str | None
-    entity: str | None
-    method: str
-    state: str
-    state_reason: str | None
-    config: dict[str, Any]
-    source: str | None
-    created_at: float
-    updated_at: float
-
-    @property
-    def spec(self):
-        """The sweep's :class:`~sweepctl.spec.SweepSpec`."""
-        from sweepctl.spec import build_spec
-
-        return build_spec(self.config, source=self.source)
-
-    @property
-    def label(self) -> str:
-        """What to call the sweep in messages: its name, else its id."""
-        return self.name or self.id
-
-
-@dataclass(frozen=True)
-class Run:
-    id: str
-    sweep_id: str
-    number: int
-    state: str
-    config: dict[str, Any]
-    agent_id: str | None
-    exit_code: int | None
-    created_at: float
-    started_at: float | None
-    ended_at: float | None
-    heartbeat_at: float | None
-    summary: dict[str, Any]
-    metric: float | None
-    history: list[float]
-    steps: int
-    reason: str | None
-    stop_requested: str | None
-
-    @property
-    def duration(self) -> float | None:
-        if self.started_at is None:
-            return None
-        return (self.ended_at or time.time()) - self.started_at
 
 
 def _sweep(row: Any) -> Sweep:

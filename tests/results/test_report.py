@@ -432,8 +432,8 @@ def test_json_literal_in_page_cannot_close_its_script(tmp_path: Path) -> None:
 
 
 def test_runs_by_state_over_time_counts_each_moment() -> None:
+    from sweepctl.records import Run
     from sweepctl.results.report import state_timeline
-    from sweepctl.store import Run
 
     def run(start: float, end: float | None, state: str) -> Run:
         return Run(

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from sweepctl.errors import Problem, SweepctlError, UsageError
-from sweepctl.store.base import Run, Sweep
+from sweepctl.records import Run, Sweep
 
 # entity/project/id, as `wandb agent` takes it (a `wandb:` prefix is accepted too).
 _PATH = re.compile(r"^(?:wandb:)?([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/([A-Za-z0-9]+)$")

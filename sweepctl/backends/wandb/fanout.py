@@ -23,26 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweepctl.backends.base import AgentReport
 from sweepctl.agent.process import Child, install_stop_signals, restore_signals
 
 GRACE = 10.0  # seconds between the runs' SIGTERM and SIGKILL, as for local agents
 TIER_GAP = 1.0  # seconds between the SIGINTs that move `wandb agent` from one tier to the next
 TIER_MIN_GAP = 0.3  # ... and never less, even when killing now
-
-
-@dataclass
-class FanOutReport:
-    """What happened to the W&B agents."""
-
-    agents: int = 0
-    codes: list[int] = field(default_factory=list)
-    interrupted: bool = False
-    signal: int | None = None
-    logs: list[Path] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return any(code != 0 for code in self.codes) and not self.interrupted
 
 
 def split_count(count: int | None, agents: int) -> list[int | None]:
@@ -85,7 +71,7 @@ class FanOut:
         self.say = say or (lambda message: None)
         self.grace = grace
         self.cwd = cwd or Path.cwd()
-        self.report = FanOutReport(agents=len(self.plan))
+        self.report = AgentReport(workers=len(self.plan))
         self.children: list[Child] = []
         self._interrupt = threading.Event()
         self._kill_now = threading.Event()
@@ -94,14 +80,14 @@ class FanOut:
     def label(self, index: int, group: str | None) -> str:
         return f"gpu {group}" if group is not None else f"agent {index + 1}"
 
-    def run(self) -> FanOutReport:
+    def run(self) -> AgentReport:
         previous = install_stop_signals(self._on_signal)
         try:
             self._start()
             for child in self.children:
                 while (code := child.wait(0.2)) is None:
                     pass
-                self.report.codes.append(code)
+                self.report.agent_codes.append(code)
         finally:
             restore_signals(previous)
             for child in self.children:

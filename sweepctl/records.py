@@ -1,0 +1,65 @@
+"""Sweep and Run: the values every backend reads its sweeps and runs into.
+
+A local store and W&B's servers give the same two shapes, so every view (tables, exports,
+reports, the dashboard) serves both.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sweepctl.spec.model import SweepSpec, build_spec
+
+
+@dataclass(frozen=True)
+class Sweep:
+    id: str
+    name: str | None
+    project: str | None
+    entity: str | None
+    method: str
+    state: str
+    state_reason: str | None
+    config: dict[str, Any]
+    source: str | None
+    created_at: float
+    updated_at: float
+
+    @property
+    def spec(self) -> SweepSpec:
+        """The sweep's :class:`~sweepctl.spec.SweepSpec`."""
+        return build_spec(self.config, source=self.source)
+
+    @property
+    def label(self) -> str:
+        """What to call the sweep in messages: its name, else its id."""
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    sweep_id: str
+    number: int
+    state: str
+    config: dict[str, Any]
+    agent_id: str | None
+    exit_code: int | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    heartbeat_at: float | None
+    summary: dict[str, Any]
+    metric: float | None
+    history: list[float]
+    steps: int
+    reason: str | None
+    stop_requested: str | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.ended_at or time.time()) - self.started_at
