@@ -340,7 +340,8 @@ class StageTimers:
 
 def _stages() -> list[tuple[Any, str, str]]:
     """(module or class, attribute, label) for each timed stage; indent shows nesting."""
-    from sweepctl.agent import launch, loop, macros, metrics
+    from sweepctl.agent import loop, macros, metrics
+    from sweepctl.agent import process as launch
     from sweepctl.backends.local import controller as local
     from sweepctl.search import grid
     from sweepctl.store import base

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl.errors import InvalidSweepError, UsageError
+from sweepctl.search.grid import grid_points
 from sweepctl.spec import inspect_file
 
 DONE_STATES = ("finished", "stopped", "canceled")
@@ -89,8 +90,6 @@ def plan(store: Any, files: list[Path], count: int | None) -> list[Step]:
             )
         grid = None
         if spec.method == "grid":
-            from sweepctl.search.grid import grid_points
-
             grid = grid_points(spec)
         if not match:
             steps.append(Step(file, spec.method, None, "new", 0, count, grid))

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
-from sweepctl import __version__
+from sweepctl import __version__, api, progress, render
+from sweepctl.duration import parse_duration
 from sweepctl.errors import (
     EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_UNEXPECTED,
-    EXIT_USAGE,
     InvalidSweepError,
     SweepctlError,
+    crash_log,
 )
 
 app = typer.Typer(
@@ -59,49 +60,12 @@ def validate(
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
 ) -> None:
     """Check sweep files against W&B's rules; report every problem with file:line."""
-    from sweepctl import api, render
-
-    reports = api.validate(files)
-    failed = [r for r in reports if not r.valid or (strict and r.warnings)]
+    result = api.validate(files, strict=strict)
     if json_out:
-        render.as_json(
-            [
-                {
-                    "file": r.source,
-                    "valid": r.valid and not (strict and r.warnings),
-                    "errors": [p.to_json() for p in r.errors],
-                    "warnings": [p.to_json() for p in r.warnings],
-                }
-                for r in reports
-            ]
-        )
+        render.as_json(result.to_json())
     else:
-        for report in reports:
-            render.problems(report.source, report.problems)
-        for report in reports:
-            render.line(*_verdict(report, strict))
-        if len(reports) > 1:
-            render.line(
-                f"{len(reports)} files: {len(reports) - len(failed)} valid, {len(failed)} invalid"
-            )
-    if failed:
-        raise typer.Exit(EXIT_USAGE)
-
-
-def _verdict(report, strict: bool) -> list:
-    counts = []
-    for what, items in (("error", report.errors), ("warning", report.warnings)):
-        if items:
-            counts.append(f"{len(items)} {what}{'s' if len(items) != 1 else ''}")
-    if report.valid and not (strict and report.warnings):
-        spec = report.spec
-        detail = (
-            f"{spec.method}, {len(spec.params)} parameter{'s' if len(spec.params) != 1 else ''}"
-        )
-        if counts:
-            detail += ", " + ", ".join(counts)
-        return [("valid ", "bold green"), report.source, (f"  ({detail})", "dim")]
-    return [("invalid ", "bold red"), report.source, (f"  ({', '.join(counts)})", "dim")]
+        render.validation(result)
+    _exit(result.exit_code)
 
 
 StorageOpt = Annotated[
@@ -145,8 +109,6 @@ def create(
     ] = "local",
 ) -> None:
     """Validate a sweep file and store it as a new sweep; prints its id."""
-    from sweepctl import api, render
-
     result = api.create(
         file,
         name=name,
@@ -157,83 +119,14 @@ def create(
         controller=controller,
     )
     render.problems(str(file), result.warnings)
-    spec = result.spec
-    if controller == "wandb":
-        _created_on_wandb(result, quiet=quiet, json_out=json_out, dry_run=dry_run)
-        return
-    if dry_run:
-        data = {
-            "method": spec.method,
-            "parameters": spec.config.get("parameters", {}),
-            "config": spec.config,
-        }
-        if result.grid_points is not None:
-            data["grid_points"] = result.grid_points
-            data["first_configs"] = result.preview
-        if json_out:
-            render.as_json(data)
-        else:
-            render.dry_run(data)
-        return
-    sweep = result.sweep
-    from sweepctl.store.base import redact
-
-    command = f"sweepctl agent {sweep.id}" + (f" --storage {redact(storage)}" if storage else "")
-    if quiet:
-        print(sweep.id)
-    elif json_out:
-        render.as_json(
-            {
-                "sweep_id": sweep.id,
-                "name": sweep.name,
-                "method": sweep.method,
-                "grid_points": result.grid_points,
-                "storage": result.storage,
-                "agent_command": command,
-            }
-        )
-    else:
-        size = f", {result.grid_points} grid points" if result.grid_points is not None else ""
-        render.line(("created sweep ", "green"), (sweep.id, "bold"), f"  ({sweep.method}{size})")
-        render.line("run it with:  ", (command, "bold"))
-
-
-def _created_on_wandb(result, *, quiet: bool, json_out: bool, dry_run: bool) -> None:
-    from sweepctl import render
-
-    if dry_run:
-        if json_out:
-            render.as_json({"controller": "wandb", "config": result.config})
-        else:
-            import yaml
-
-            render.line("W&B would get this config:")
-            sys.stdout.write(yaml.safe_dump(result.config, sort_keys=False))
-        return
-    created = result.wandb
-    for warning in created.warnings:  # W&B's own "Malformed sweep config detected" notes
+    for warning in result.server_warnings:  # W&B's own "Malformed sweep config detected"
         render.warning(f"W&B: {warning}")
-    path = str(created.path)
-    if quiet:
-        print(path)
+    if quiet and not result.dry_run:
+        print(result.sweep_id)
     elif json_out:
-        render.as_json(
-            {
-                "controller": "wandb",
-                "sweep_path": path,
-                "sweep_id": created.path.sweep_id,
-                "entity": created.path.entity,
-                "project": created.path.project,
-                "url": created.url,
-                "warnings": created.warnings,
-                "agent_command": f"sweepctl agent {path}",
-            }
-        )
+        render.as_json(result.to_json())
     else:
-        render.line(("created W&B sweep ", "green"), (path, "bold"), f"  ({result.spec.method})")
-        if created.url:
-            render.line("view it at:   ", created.url)
-        render.line("run it with:  ", (f"sweepctl agent {path}", "bold"))
+        render.created(result)
 
 
 @app.command()
@@ -266,49 +159,11 @@ def agent(
     storage: StorageOpt = None,
 ) -> None:
     """Run the sweep's runs until --count is reached or the sweep is finished."""
-    import signal
-
-    from sweepctl import api, render
-    from sweepctl.agent.loop import write_echo
-    from sweepctl.duration import parse_duration
-
     seconds = parse_duration(timeout, what="--timeout") if timeout is not None else None
     idle = parse_duration(idle_exit, what="--idle-exit") if idle_exit is not None else None
-    if api.is_wandb(sweep):
-        fanout = api.agent(
-            sweep,
-            count=count,
-            workers=workers,
-            timeout=seconds,
-            gpus=gpus,
-            gpus_per_run=gpus_per_run,
-            idle_exit=idle,
-            echo_for=write_echo,
-            say=_say,
-        )
-        render.wandb_agents_summary(fanout)
-        if fanout.interrupted:
-            raise typer.Exit(143 if fanout.signal == signal.SIGTERM else EXIT_INTERRUPTED)
-        if fanout.failed:
-            raise typer.Exit(1)
-        return
     # On a terminal a live view replaces the children's output (it is in each run's log
     # file); in a pipe or a file, plain lines and the children's output.
     live = sys.stderr.isatty() and not show_output
-
-    def observe(found_sweep, n_workers):
-        from sweepctl.progress import LiveView, LogLines
-
-        total = count or found_sweep.spec.run_cap
-        if total is None and found_sweep.method == "grid":
-            from sweepctl.search.grid import grid_points
-
-            _, existing = api.runs(found_sweep.id, storage=storage)
-            total = max(0, grid_points(found_sweep.spec) - len(existing))
-        if live:
-            return LiveView(found_sweep, total, n_workers)
-        return LogLines(found_sweep, total)
-
     report = api.agent(
         sweep,
         storage=storage,
@@ -318,23 +173,18 @@ def agent(
         gpus=gpus,
         gpus_per_run=gpus_per_run,
         idle_exit=idle,
-        echo_for=None if live else write_echo,
-        say=_say,
-        observe=observe,
+        echo_for=None if live else progress.write_echo,
+        say=render.say,
+        observe=progress.live_view if live else progress.log_lines,
     )
     render.agent_summary(report, show_tails=report.workers > 1 and not live)
-    if report.interrupted:
-        raise typer.Exit(143 if report.signal == signal.SIGTERM else EXIT_INTERRUPTED)
-    if report.failed_policy:
-        raise typer.Exit(1)
+    _exit(report.exit_code)
 
 
 @app.command()
 def best(sweep: SweepArg, storage: StorageOpt = None, json_out: JsonOpt = False) -> None:
     """The best run of a sweep and its config."""
-    from sweepctl import api, render
-
-    found = api.best(sweep, storage=storage)
+    found = api.best(sweep, storage=storage).to_json()
     if json_out:
         render.as_json(found)
     else:
@@ -354,25 +204,17 @@ def runs(
     ] = None,
 ) -> None:
     """The runs of a sweep: a table sorted by the metric, or JSON in creation order."""
-    from sweepctl import api, render
-    from sweepctl.results.export import rank, run_json
-
-    found_sweep, found = api.runs(sweep, storage=storage, state=state)
-    if top is not None:
-        best = {r.id for r in rank(found_sweep.spec.metric, found)[: max(0, top)]}
-        found = [r for r in found if r.id in best]
+    found = api.runs(sweep, storage=storage, state=state, top=top)
     if json_out:
-        render.as_json([run_json(r) for r in found])
+        render.as_json(found.to_json())
     else:
-        render.runs_table(found_sweep, found)
+        render.runs_table(found.sweep, found.runs)
 
 
 @app.command(name="ls")
 def list_sweeps(storage: StorageOpt = None, json_out: JsonOpt = False) -> None:
     """The sweeps in the store, with their state and run counts."""
-    from sweepctl import api, render
-
-    found = api.list_sweeps(storage=storage)
+    found = [s.to_json() for s in api.list_sweeps(storage=storage)]
     if json_out:
         render.as_json(found)
     else:
@@ -391,8 +233,6 @@ def export_best(
     storage: StorageOpt = None,
 ) -> None:
     """The best config of each sweep, to use for the final training runs."""
-    from sweepctl import api, render
-
     text = api.export_best(sweeps or [], out=out, fmt=fmt, storage=storage)
     if out is None:
         sys.stdout.write(text)
@@ -407,8 +247,6 @@ def export_runs(
     storage: StorageOpt = None,
 ) -> None:
     """Every run of a sweep, with flattened config.* and summary.* columns."""
-    from sweepctl import api, render
-
     n = api.export_runs(sweep, out=out, storage=storage)
     render.info(("wrote ", "green"), f"{n} run{'s' if n != 1 else ''} to {out}")
 
@@ -448,8 +286,6 @@ def refine(
     storage: StorageOpt = None,
 ) -> None:
     """Write a bayes sweep file narrowed around the best runs of a sweep."""
-    from sweepctl import api, render
-
     api.refine(sweep, out=out, factor=factor, top=top, storage=storage)
     render.info(("wrote ", "green"), f"{out}; run it with: sweepctl create {out}")
 
@@ -467,11 +303,6 @@ def launch(
     storage: StorageOpt = None,
 ) -> None:
     """Run several sweep files one after another; run it again to resume."""
-    import signal
-
-    from sweepctl import api, render
-    from sweepctl.agent.loop import write_echo
-
     if dry_run:
         _, steps = api.launch_plan(files, count=count, storage=storage)
         for step in steps:
@@ -483,18 +314,15 @@ def launch(
         count=count,
         storage=storage,
         on_step=lambda step, _: render.info(("launch: ", "bold"), step.describe()),
-        echo_for=write_echo,
-        say=_say,
+        echo_for=progress.write_echo,
+        say=render.say,
     )
     for step, report in done:
         if report is None:
             render.line(f"skipped {step.file}: sweep {step.sweep_id} is done")
             continue
         render.line(f"{step.file}: sweep {step.sweep_id}, {len(report.outcomes)} runs")
-        if report.interrupted:
-            raise typer.Exit(143 if report.signal == signal.SIGTERM else EXIT_INTERRUPTED)
-        if report.failed_policy:
-            raise typer.Exit(1)
+        _exit(report.exit_code)
 
 
 @app.command()
@@ -531,8 +359,6 @@ def report(
     storage: StorageOpt = None,
 ) -> None:
     """Write runs.csv, summary.md and plots of a sweep's runs (or compare several sweeps)."""
-    from sweepctl import api, render
-
     written = api.report(
         sweeps,
         out=out,
@@ -559,10 +385,6 @@ def run_best(
     json_out: JsonOpt = False,
 ) -> None:
     """Run the best config once per seed as its own sweep; print mean ± std of the metric."""
-    from sweepctl import api, render
-    from sweepctl.agent.loop import write_echo
-    from sweepctl.progress import LogLines
-
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
@@ -573,26 +395,15 @@ def run_best(
         seed_param=seed_param,
         agents=agents,
         storage=storage,
-        echo_for=write_echo,
-        say=_say,
-        observe=lambda found, n: LogLines(found, len(seed_list)),
+        echo_for=progress.write_echo,
+        say=render.say,
+        observe=lambda found, workers, total: progress.LogLines(found, len(seed_list)),
     )
-    report = result.pop("report")
     if json_out:
-        render.as_json(result)
+        render.as_json(result.to_json())
     else:
-        metric = result["metric"]
-        spread = (
-            f"{result['mean']:.6g} ± {result['std']:.2g}" if result["mean"] is not None else "-"
-        )
-        render.line(
-            f"{metric['name']} over {len(result['values'])} seeds: ",
-            (spread, "bold"),
-            f"  (best run {result['source_run']} had {metric['value']:.6g}; "
-            f"sweep {result['sweep_id']})",
-        )
-    if report.interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
+        render.seed_runs(result)
+    _exit(result.report.exit_code)
 
 
 @app.command()
@@ -621,12 +432,6 @@ def sync(
     json_out: JsonOpt = False,
 ) -> None:
     """Upload a local sweep's runs to W&B (wandb sync of their offline run directories)."""
-    from sweepctl import api, render
-
-    def echo(line: bytes) -> None:
-        sys.stderr.buffer.write(line)
-        sys.stderr.flush()
-
     result = api.sync(
         sweep,
         project=project,
@@ -635,67 +440,38 @@ def sync(
         again=again,
         dry_run=dry_run,
         storage=storage,
-        echo=None if json_out else echo,
+        echo=None if json_out else progress.echo_stderr,
     )
-    plan = result.plan
     if json_out:
-        render.as_json(
-            {
-                "sweep_id": plan.sweep_id,
-                "project": plan.project,
-                "entity": plan.entity,
-                "dirs": {run_id: str(path) for run_id, path in plan.dirs.items()},
-                "synced_before": plan.synced,
-                "missing": plan.missing,
-                "wandb_sync_exit_code": result.code,
-                "on_wandb": result.on_wandb,
-                "not_on_wandb": result.not_on_wandb,
-            }
-        )
+        render.as_json(result.to_json())
     else:
         render.sync_summary(result, dry_run=dry_run)
-    nothing_found = not plan.dirs and not plan.synced and bool(plan.missing)
-    if result.code or result.not_on_wandb or nothing_found:
-        if nothing_found and not json_out:
-            render.warning(
-                "no run of this sweep has an offline wandb run directory here",
-                hint="run sync where the agent ran, or point --dir at it (WANDB_DIR if set)",
-            )
-        raise typer.Exit(1)
-
-
-def _say(message: str) -> None:
-    """An agent's messages about itself, on stderr beside the runs' output."""
-    from sweepctl import render
-
-    render.info(("sweepctl: ", "dim"), message)
+    _exit(result.exit_code)
 
 
 def _control(sweep: str, action: str, storage: str | None) -> None:
-    from sweepctl import api, render
+    render.line(api.control(sweep, action, storage=storage).message)
 
-    _, message = api.control(sweep, action, storage=storage)
-    render.line(message)
+
+def _exit(code: int) -> None:
+    """End the command with ``code`` unless it is 0 (the one place a result becomes an exit
+    code; errors and Ctrl-C outside an agent are mapped in :func:`main`)."""
+    if code != EXIT_OK:
+        raise typer.Exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: turns every failure into a message and an exit code."""
-    import click
-
     command = typer.main.get_command(app)
     try:
         # Without standalone mode, click returns the exit code of `typer.Exit` instead of raising.
         code = command.main(args=argv, prog_name="sweepctl", standalone_mode=False)
     except InvalidSweepError as exc:
-        from sweepctl import render
-
         # The same report `validate` gives, then one line saying nothing was stored.
         render.problems(exc.path, exc.problems)
         render.error(SweepctlError(f"{exc.message}; nothing was stored", path=exc.path))
         sys.exit(exc.exit_code)
     except SweepctlError as exc:
-        from sweepctl import render
-
         render.error(exc)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
@@ -710,13 +486,10 @@ def main(argv: list[str] | None = None) -> None:
         # `sweepctl runs ID | head`: the reader went away; that is not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
-    except Exception:  # the last line of defence: a log file, not a traceback
-        fd, log_path = tempfile.mkstemp(prefix="sweepctl-crash-", suffix=".log")
-        with os.fdopen(fd, "w") as log:
-            traceback.print_exc(file=log)
+    except Exception as exc:  # the last line of defence: a log file, not a traceback
         sys.stderr.write(
-            f"error: sweepctl failed unexpectedly ({sys.exc_info()[1]!r}).\n"
-            f"  The traceback is in {log_path}; please include it in a bug report.\n"
+            f"error: sweepctl failed unexpectedly ({exc!r}).\n"
+            f"  The traceback is in {crash_log()}; please include it in a bug report.\n"
         )
         sys.exit(EXIT_UNEXPECTED)
     sys.exit(code if isinstance(code, int) else 0)

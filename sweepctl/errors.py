@@ -7,6 +7,9 @@ values, so a file's every problem can be reported at once.
 
 from __future__ import annotations
 
+import os
+import tempfile
+import traceback
 from dataclasses import asdict, dataclass
 
 # Exit codes, shared by every command.
@@ -86,3 +89,15 @@ class Problem:
         data = asdict(self)
         del data["severity"]
         return data
+
+
+def crash_log() -> str:
+    """Write the traceback of the exception being handled to a new file; its path.
+
+    For failures that are sweepctl's bug, not the user's input: the user gets a short
+    message and this file for the report, never a traceback on the terminal.
+    """
+    fd, path = tempfile.mkstemp(prefix="sweepctl-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as log:
+        traceback.print_exc(file=log)
+    return path

@@ -14,22 +14,13 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweepctl.agent.process import tail
+from sweepctl.backends.base import Observer
 from sweepctl.duration import format_duration
-
-
-class Observer:
-    """Does nothing; the agent's default."""
-
-    def started(self, run: Any, worker: int) -> None: ...
-
-    def progress(self, run_id: str, summary: dict[str, Any], metric: float | None) -> None: ...
-
-    def ended(self, outcome: Any) -> None: ...
-
-    def close(self) -> None: ...
 
 
 def short_config(config: dict[str, Any], width: int = 48) -> str:
@@ -164,8 +155,6 @@ class LiveView(Observer):
         if outcome.state in ("failed", "timeout"):
             from rich.text import Text
 
-            from sweepctl.agent.process import tail
-
             text = Text(f"run {outcome.run.id} {outcome.state} ({outcome.reason})", style="red")
             for line in tail(outcome.log, 8) if outcome.log else []:
                 text.append("\n  | " + line, style="dim")
@@ -214,3 +203,45 @@ class LiveView(Observer):
                     Text(format_duration(time.monotonic() - active.started)),
                 )
         return Group(header, best, table)
+
+
+def write_echo(prefix_runs: bool) -> Callable[[str, bytes], None]:
+    """Echo children's output to our stdout; with several workers, prefix each line."""
+    out = sys.stdout.buffer
+    if not prefix_runs:
+
+        def raw(_run_id: str, chunk: bytes) -> None:
+            out.write(chunk)
+            out.flush()
+
+        return raw
+    lock = threading.Lock()
+    pending: dict[str, bytes] = {}
+
+    def prefixed(run_id: str, chunk: bytes) -> None:
+        with lock:
+            data = pending.pop(run_id, b"") + chunk
+            *lines, rest = data.split(b"\n")
+            for line in lines:
+                out.write(f"[{run_id}] ".encode() + line + b"\n")
+            if rest:
+                pending[run_id] = rest
+            out.flush()
+
+    return prefixed
+
+
+def echo_stderr(chunk: bytes) -> None:
+    """Show a command's output (``wandb sync``'s) on stderr as it comes."""
+    sys.stderr.buffer.write(chunk)
+    sys.stderr.flush()
+
+
+def live_view(sweep: Any, workers: int, total: int | None) -> LiveView:
+    """The observer for an agent on a terminal (``api.agent``'s ``observe``)."""
+    return LiveView(sweep, total, workers)
+
+
+def log_lines(sweep: Any, workers: int, total: int | None) -> LogLines:
+    """The observer for an agent writing into a pipe or a file."""
+    return LogLines(sweep, total)

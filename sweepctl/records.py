@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sweepctl.search import RunRecord
 from sweepctl.spec.model import SweepSpec, build_spec
 
 
@@ -63,3 +64,13 @@ class Run:
         if self.started_at is None:
             return None
         return (self.ended_at or time.time()) - self.started_at
+
+
+def search_records(runs: list[Run]) -> list[RunRecord]:
+    """What the search methods and stopping rules see of runs."""
+    return [
+        RunRecord(
+            run_id=r.id, state=r.state, config=r.config, metric=r.metric, history=tuple(r.history)
+        )
+        for r in runs
+    ]

@@ -10,13 +10,25 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
+from sweepctl.agent.process import tail
+from sweepctl.backends.base import AgentReport
+from sweepctl.duration import format_duration
 from sweepctl.errors import Problem, SweepctlError
+from sweepctl.records import search_records
+from sweepctl.results.export import flatten, rank
+from sweepctl.stopping import saved_iterations
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from sweepctl.api_types import Created, SeedRuns, Synced, Validation
+    from sweepctl.spec import FileReport
 
 Part = str | tuple[str, str]
 _STYLE = {"error": "bold red", "warning": "yellow"}
@@ -91,6 +103,11 @@ def warning(message: str, hint: str | None = None) -> None:
     _emit(True, parts)
 
 
+def say(message: str) -> None:
+    """An agent's messages about itself, on stderr beside the runs' output."""
+    info(("sweepctl: ", "dim"), message)
+
+
 def line(*parts: Part) -> None:
     """A result line on stdout."""
     _emit(False, parts)
@@ -121,8 +138,6 @@ def _metric(value: float | None) -> str:
 
 def dry_run(data: dict[str, Any]) -> None:
     """What `create --dry-run` shows: the normalised sweep and, for grids, the first points."""
-    import yaml
-
     sys.stdout.write(yaml.safe_dump(data["config"], sort_keys=False, allow_unicode=True) + "\n")
     line(("method: ", "bold"), data["method"])
     if "grid_points" in data:
@@ -160,9 +175,6 @@ def runs_table(sweep: Any, runs: list[Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from sweepctl.duration import format_duration
-    from sweepctl.results.export import flatten, rank
-
     metric = sweep.spec.metric
     ordered = rank(metric, runs)
     params = [p.name for p in sweep.spec.searched]
@@ -194,10 +206,7 @@ def runs_table(sweep: Any, runs: list[Any]) -> None:
     console.print(table)
     early = [r.id for r in runs if (r.reason or "").startswith("early stop")]
     if early:
-        from sweepctl.backends.local.controller import records
-        from sweepctl.stopping import saved_iterations
-
-        saved = sum(saved_iterations(records(runs), early).values())
+        saved = sum(saved_iterations(search_records(runs), early).values())
         done = sum(len(r.history) for r in runs)
         info(
             f"early termination stopped {len(early)} run{'s' if len(early) != 1 else ''}, "
@@ -231,12 +240,11 @@ def sweeps_table(sweeps: list[dict[str, Any]]) -> None:
     out().print(table)
 
 
-def agent_summary(report: Any, *, show_tails: bool) -> None:
+def agent_summary(report: AgentReport, *, show_tails: bool) -> None:
     """After an agent: what ran, how each ended, and why the agent stopped."""
-    from collections import Counter
-
-    from sweepctl.agent.process import tail
-
+    if report.controller == "wandb":
+        _wandb_agents_summary(report)
+        return
     for outcome in report.outcomes:
         if outcome.state in ("failed", "timeout") and show_tails:
             parts: list[Part] = [
@@ -262,7 +270,7 @@ def agent_summary(report: Any, *, show_tails: bool) -> None:
         info(("sweep: ", "dim"), report.stop_reason)
 
 
-def wandb_agents_summary(report: Any) -> None:
+def _wandb_agents_summary(report: AgentReport) -> None:
     """After `sweepctl agent entity/project/id`: how each W&B agent ended."""
     ended = (
         ", ".join(f"agent {i + 1} exit {code}" for i, code in enumerate(report.agent_codes))
@@ -274,7 +282,73 @@ def wandb_agents_summary(report: Any) -> None:
         warning("a W&B agent failed", hint=f"its output is in {logs}")
 
 
-def sync_summary(result: Any, *, dry_run: bool) -> None:
+def created(result: Created) -> None:
+    """After `create`: the new sweep and how to run it, or what a dry run would store."""
+    if result.controller == "wandb":
+        if result.dry_run:
+            line("W&B would get this config:")
+            sys.stdout.write(yaml.safe_dump(result.config, sort_keys=False))
+            return
+        line(("created W&B sweep ", "green"), (str(result.sweep_id), "bold"), _method(result))
+        if result.url:
+            line("view it at:   ", result.url)
+        line("run it with:  ", (result.agent_command, "bold"))
+        return
+    if result.dry_run:
+        dry_run(result.to_json())
+        return
+    size = f", {result.grid_points} grid points" if result.grid_points is not None else ""
+    line(
+        ("created sweep ", "green"),
+        (str(result.sweep_id), "bold"),
+        f"  ({result.spec.method}{size})",
+    )
+    line("run it with:  ", (result.agent_command, "bold"))
+
+
+def _method(result: Created) -> str:
+    return f"  ({result.spec.method})"
+
+
+def seed_runs(result: SeedRuns) -> None:
+    """After `run-best`: the metric's mean ± std over the seeds."""
+    metric = result.metric
+    spread = f"{result.mean:.6g} ± {result.std:.2g}" if result.mean is not None else "-"
+    line(
+        f"{metric['name']} over {len(result.values)} seeds: ",
+        (spread, "bold"),
+        f"  (best run {result.source_run} had {metric['value']:.6g}; sweep {result.sweep_id})",
+    )
+
+
+def validation(result: Validation) -> None:
+    """After `validate`: each file's problems, then a verdict per file (and a total)."""
+    for report in result.reports:
+        problems(report.source, report.problems)
+    for report in result.reports:
+        line(*_verdict(report, result.passed(report)))
+    if len(result.reports) > 1:
+        valid = len(result.reports) - len(result.failed)
+        line(f"{len(result.reports)} files: {valid} valid, {len(result.failed)} invalid")
+
+
+def _verdict(report: FileReport, passed: bool) -> list[Part]:
+    counts = []
+    for what, items in (("error", report.errors), ("warning", report.warnings)):
+        if items:
+            counts.append(f"{len(items)} {what}{'s' if len(items) != 1 else ''}")
+    if passed and report.spec is not None:
+        spec = report.spec
+        detail = (
+            f"{spec.method}, {len(spec.params)} parameter{'s' if len(spec.params) != 1 else ''}"
+        )
+        if counts:
+            detail += ", " + ", ".join(counts)
+        return [("valid ", "bold green"), report.source, (f"  ({detail})", "dim")]
+    return [("invalid ", "bold red"), report.source, (f"  ({', '.join(counts)})", "dim")]
+
+
+def sync_summary(result: Synced, *, dry_run: bool) -> None:
     """After `sweepctl sync`: what went to W&B, what did not, and why."""
     plan = result.plan
     where = f"{plan.entity + '/' if plan.entity else ''}{plan.project}"
@@ -301,4 +375,9 @@ def sync_summary(result: Any, *, dry_run: bool) -> None:
             f"{len(plan.missing)} runs have no offline wandb run directory: "
             + ", ".join(plan.missing[:10])
             + (" ..." if len(plan.missing) > 10 else ""),
+        )
+    if result.nothing_found:
+        warning(
+            "no run of this sweep has an offline wandb run directory here",
+            hint="run sync where the agent ran, or point --dir at it (WANDB_DIR if set)",
         )

@@ -2,33 +2,48 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import contextlib
 
+from sweepctl.agent.process import run_captured
 from sweepctl.errors import UsageError
 
 
 def discover() -> list[str]:
-    """The GPUs this machine has, by index: NVML where present, else `nvidia-smi -L`."""
-    try:
-        import pynvml  # the nvidia-ml-py package
+    """The GPUs this machine has, by index: NVML (the nvidia-ml-py package) where it answers,
+    else ``nvidia-smi``, else none. Like both, it does not read ``CUDA_VISIBLE_DEVICES``."""
+    found = _nvml_indices()
+    return found if found is not None else _nvidia_smi_indices()
 
+
+def _nvml_indices() -> list[str] | None:
+    """GPU indices from NVML; None when NVML cannot answer (not installed, no driver)."""
+    try:
+        import pynvml  # the nvidia-ml-py package: the `gpu` extra
+    except ImportError:
+        return None
+    try:
         pynvml.nvmlInit()
-        try:
-            return [str(i) for i in range(pynvml.nvmlDeviceGetCount())]
-        finally:
+    except pynvml.NVMLError:
+        return None
+    try:
+        return [str(i) for i in range(pynvml.nvmlDeviceGetCount())]
+    except pynvml.NVMLError:
+        return None
+    finally:
+        with contextlib.suppress(pynvml.NVMLError):
             pynvml.nvmlShutdown()
-    except Exception:  # not installed, no driver, no GPU: try the command line tool
-        pass
-    if shutil.which("nvidia-smi"):
-        try:
-            out = subprocess.run(
-                ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=True
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
-            return []
-        return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
-    return []
+
+
+def _nvidia_smi_indices() -> list[str]:
+    """GPU indices from ``nvidia-smi``; none when it is missing, fails or hangs."""
+    argv = ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"]
+    try:
+        code, out = run_captured(argv, timeout=20)
+    except OSError:  # not on PATH, or TimeoutError (an OSError): a driver that hangs
+        return []
+    if code != 0:  # e.g. "NVIDIA-SMI has failed because it couldn't communicate with the driver"
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip().isdigit()]
 
 
 def gpu_groups(spec: str, per_run: int = 1) -> list[str]:

@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,7 +28,7 @@ from sweepctl.agent.process import (
     restore_signals,
     tail,
 )
-from sweepctl.backends.base import AgentReport, Outcome
+from sweepctl.backends.base import AgentReport, Observer, Outcome
 from sweepctl.backends.local.controller import (
     DONE,
     FINISH,
@@ -40,6 +39,8 @@ from sweepctl.backends.local.controller import (
     next_run,
     settle,
 )
+from sweepctl.errors import SweepctlError, UsageError
+from sweepctl.search.bayes import warm_up
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep
 
@@ -151,8 +152,6 @@ class Agent:
         self.idle_exit = idle_exit
         self.heartbeat_timeout = heartbeat_timeout(self.spec)
         if observer is None:
-            from sweepctl.progress import Observer
-
             observer = Observer()
         self.observer = observer
         self.timeout = timeout
@@ -187,16 +186,12 @@ class Agent:
         command = self.spec.command or macros.DEFAULT_COMMAND
         if "${program}" in command:
             if not self.spec.program:
-                from sweepctl.errors import UsageError
-
                 raise UsageError(
                     f"sweep {self.sweep.label} has no `program:` and no `command:`: nothing to run",
                     hint="add `program: train.py` to the sweep file and create the sweep again",
                 )
             program = Path(self.spec.program)
             if not (self.cwd / program).exists() and not program.is_absolute():
-                from sweepctl.errors import UsageError
-
                 raise UsageError(
                     f"program {self.spec.program!r} not found in {self.cwd}",
                     hint="run the agent from the directory the sweep's paths are relative to",
@@ -207,8 +202,6 @@ class Agent:
     def run(self) -> AgentReport:
         self.preflight()
         if self.spec.method == "bayes":
-            from sweepctl.search.bayes import warm_up
-
             warm_up()  # seconds of imports, paid here rather than under the sweep's lock
         self.report.workers = self.workers
         self.agent_id = self.store.register_agent(self.sweep.id, socket.gethostname(), os.getpid())
@@ -241,8 +234,6 @@ class Agent:
 
     def _guarded(self, action: Callable[[], Any]) -> None:
         """Run a store call of the main loop; a store that is away is said once, not fatal."""
-        from sweepctl.errors import SweepctlError
-
         try:
             action()
         except SweepctlError as exc:
@@ -292,8 +283,6 @@ class Agent:
             self._reserved -= 1
 
     def _worker(self, index: int) -> None:
-        from sweepctl.errors import SweepctlError
-
         waiting_since: float | None = None
         while self._reserve():
             try:
@@ -473,8 +462,6 @@ class _Recorder:
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         """Take new rows; write them with what is still pending (a store that was away)."""
-        from sweepctl.errors import SweepctlError
-
         if not rows and not self.pending:
             return
         self.summary.update(summarize(rows))
@@ -499,29 +486,3 @@ class _Recorder:
         if new_values and self.spec.early_terminate is not None:
             with contextlib.suppress(SweepctlError):  # judged again with the next values
                 early_stops(self.store, self.sweep_id, self.spec)
-
-
-def write_echo(prefix_runs: bool) -> Callable[[str, bytes], None]:
-    """Echo children's output to our stdout; with several workers, prefix each line."""
-    out = sys.stdout.buffer
-    if not prefix_runs:
-
-        def raw(_run_id: str, chunk: bytes) -> None:
-            out.write(chunk)
-            out.flush()
-
-        return raw
-    lock = threading.Lock()
-    pending: dict[str, bytes] = {}
-
-    def prefixed(run_id: str, chunk: bytes) -> None:
-        with lock:
-            data = pending.pop(run_id, b"") + chunk
-            *lines, rest = data.split(b"\n")
-            for line in lines:
-                out.write(f"[{run_id}] ".encode() + line + b"\n")
-            if rest:
-                pending[run_id] = rest
-            out.flush()
-
-    return prefixed

@@ -1,8 +1,10 @@
-"""The one place that starts processes: argv lists only, never a shell.
+"""The one place that starts or signals processes: argv lists only, never a shell.
 
 Each child runs in its own session (so a Ctrl-C at the terminal reaches the agent, not the
 child, and the agent decides), with stdin closed and stdout+stderr captured to a log file
-and, optionally, echoed to the agent's terminal.
+and, optionally, echoed to the agent's terminal. Short tools (``run_captured``) and streamed
+ones (``run_streamed``) start the same way; ``signal_group``, ``send_signal`` and
+``child_pids`` reach processes that other programs started.
 """
 
 from __future__ import annotations
@@ -169,3 +171,127 @@ def check_runnable(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> No
                 if target == "python"
                 else "check the command",
             )
+
+
+# -- short commands, streamed commands, signals to other processes ---------------------------
+
+
+def _start(
+    argv: Sequence[str], *, env: Mapping[str, str] | None, cwd: str | Path | None, stdout: int
+) -> subprocess.Popen[bytes]:
+    # Its own session, as for runs: a timeout or an interrupt then ends its whole group.
+    return subprocess.Popen(
+        list(argv),
+        env=None if env is None else dict(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """End a command started here if it still runs: SIGTERM to its group, SIGKILL after
+    ``grace`` seconds (at once when ``grace`` is 0)."""
+    if proc.poll() is not None:
+        return
+    try:
+        if grace > 0:
+            signal_group(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(grace)
+    finally:  # even when a second Ctrl-C cuts the grace short
+        if proc.poll() is None:
+            signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def run_captured(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+) -> tuple[int, str]:
+    """Run a short command to its end: its exit code and its stdout and stderr, together.
+
+    Raises OSError when it cannot start (FileNotFoundError: not on PATH) and TimeoutError when
+    it outlives ``timeout`` seconds (it and its own children are killed).
+    """
+    proc = _start(argv, env=env, cwd=cwd, stdout=subprocess.PIPE)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"{argv[0]} did not finish within {timeout:g}s") from None
+    finally:
+        _stop(proc, grace=0)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    return proc.returncode, out.decode("utf-8", "replace")
+
+
+def run_streamed(
+    argv: Sequence[str],
+    *,
+    echo: Echo | None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    grace: float = 5.0,
+) -> int:
+    """Run a command to its end, handing each line of its output (stdout and stderr) to
+    ``echo`` as it comes (``None`` drops it); its exit code. Should the caller be interrupted
+    meanwhile, the command gets SIGTERM, and SIGKILL after ``grace`` seconds."""
+    proc = _start(
+        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL if echo is None else subprocess.PIPE
+    )
+    try:
+        if echo is not None and proc.stdout is not None:
+            for line in proc.stdout:
+                echo(line)
+        return proc.wait()
+    finally:
+        _stop(proc, grace)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def signal_group(pid: int, sig: int) -> bool:
+    """Send ``sig`` to the process group that ``pid`` leads (a process started in its own
+    session, and its children); False when the group is gone."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):  # gone; or the id is someone else's now
+        return False
+    return True
+
+
+def send_signal(pid: int, sig: int) -> bool:
+    """Send ``sig`` to the one process ``pid`` (not its children); False when it is gone."""
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):  # gone; or the id is someone else's now
+        return False
+    return True
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid``, from /proc (empty where there is no /proc)."""
+    # Each process's stat, not /proc/PID/task/*/children: kernels without
+    # CONFIG_PROC_CHILDREN have no such file.
+    try:
+        entries = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+    found: list[int] = []
+    for name in entries:
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:  # it exited while we looked
+            continue
+        # "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses.
+        fields = stat.rpartition(b")")[2].split()
+        if len(fields) > 1 and fields[1] == str(pid).encode():
+            found.append(int(name))
+    return sorted(found)

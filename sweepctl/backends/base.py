@@ -49,6 +49,7 @@ class AgentReport:
     """What an agent did, on any backend: the runs it ended (local), the W&B agents it ran
     (W&B), whether it was interrupted, and why it stopped."""
 
+    controller: str = "local"  # which backend's agent this was
     workers: int = 1
     started: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
@@ -76,6 +77,7 @@ class AgentReport:
     def to_json(self) -> dict[str, Any]:
         """The report as plain data for ``--json`` and programs."""
         return {
+            "controller": self.controller,
             "workers": self.workers,
             "started": self.started,
             "runs": [
@@ -99,6 +101,19 @@ class AgentReport:
 
 
 EchoFor = Callable[[bool], Callable[[str, bytes], None]]
+
+
+class Observer:
+    """What an agent tells about its runs as they go (a live view, log lines). Called from
+    worker threads. This one does nothing: the agent's default."""
+
+    def started(self, run: Run, worker: int) -> None: ...
+
+    def progress(self, run_id: str, summary: dict[str, Any], metric: float | None) -> None: ...
+
+    def ended(self, outcome: Outcome) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass

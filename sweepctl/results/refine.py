@@ -15,6 +15,7 @@ Constants, the metric, the program, the command and early termination are kept.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,7 +24,7 @@ import yaml
 from sweepctl.errors import UsageError
 from sweepctl.records import Run, Sweep
 from sweepctl.results.export import rank
-from sweepctl.search.space import lookup
+from sweepctl.search.space import MISSING, lookup
 from sweepctl.spec.model import Param
 
 LOG_SCALE = {
@@ -145,3 +146,27 @@ def refine(sweep: Sweep, runs: list[Run], *, factor: float = 2.0, top: int = 5) 
     )
     body = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=False)
     return header + body
+
+
+def seeded_config(sweep: Sweep, run: Run, seeds: Sequence[int], seed_param: str) -> dict[str, Any]:
+    """A grid sweep that runs ``run``'s config once per seed (``run-best --seeds``)."""
+    spec = sweep.spec
+    blocks: dict[tuple[str, ...], dict[str, Any]] = {}
+    for param in spec.params:
+        value = lookup(run.config, param.path)
+        blocks[param.path] = {"value": None if value is MISSING else value}
+    blocks[(seed_param,)] = {"values": list(seeds)}
+    config = {
+        key: spec.config[key]
+        for key in ("program", "command", "project", "entity", "metric")
+        if spec.config.get(key) is not None
+    }
+    config.update(
+        name=f"{sweep.name or sweep.id.replace('/', '-')}-best-seeds",
+        description=f"best run {run.id} of sweep {sweep.id}, once per seed",
+        method="grid",
+        parameters=_nest(blocks),
+    )
+    if spec.options:
+        config["sweepctl"] = dict(spec.options)
+    return config

@@ -89,7 +89,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
-from sweepctl.search import RunRecord
+from sweepctl.search.contract import RunRecord
 from sweepctl.search.latent import Space
 from sweepctl.spec.model import Metric, SweepSpec
 

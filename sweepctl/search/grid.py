@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from sweepctl.search import RunRecord
+from sweepctl.search.contract import RunRecord
 from sweepctl.search.space import MISSING, lookup, run_config, wandb_order
 from sweepctl.spec.model import Param, SweepSpec
 

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sweepctl.search import RunRecord
+from sweepctl.search.contract import RunRecord
 from sweepctl.search.grid import value_key
 from sweepctl.search.space import (
     MISSING,

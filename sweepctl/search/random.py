@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from sweepctl.search import RunRecord
+from sweepctl.search.contract import RunRecord
 from sweepctl.search.space import run_config, sample, wandb_order
 from sweepctl.spec.model import SweepSpec
 

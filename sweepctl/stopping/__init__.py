@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
-from sweepctl.search import RunRecord
+from sweepctl.search.contract import RunRecord
 from sweepctl.spec.model import SweepSpec
+from sweepctl.stopping import hyperband
 
 ShouldStop = Callable[[SweepSpec, Sequence[RunRecord]], "dict[str, str]"]
 
@@ -28,10 +29,8 @@ RULES = ("hyperband",)  # the `early_terminate.type` values sweepctl implements
 def rule(name: str) -> ShouldStop:
     """The should_stop function for an ``early_terminate.type``."""
     if name == "hyperband":
-        from sweepctl.stopping.hyperband import should_stop
-    else:
-        raise ValueError(f"unknown early_terminate type {name!r}; sweepctl knows {list(RULES)}")
-    return should_stop
+        return hyperband.should_stop
+    raise ValueError(f"unknown early_terminate type {name!r}; sweepctl knows {list(RULES)}")
 
 
 def should_stop(spec: SweepSpec, runs: Sequence[RunRecord]) -> dict[str, str]:

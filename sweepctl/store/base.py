@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import string
 import time
@@ -18,7 +17,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from sweepctl.errors import SweepctlError, UsageError
 from sweepctl.records import Run, Sweep
+from sweepctl.spec.checks import closest
 from sweepctl.store import tables as t
+from sweepctl.urls import redact
 
 STORE_DIR = ".sweepctl"
 STORE_FILE = "sweepctl.db"
@@ -110,11 +111,6 @@ def resolve_url(storage: str | None, *, create: bool = False) -> str:
                 hint="check --storage / SWEEPCTL_STORAGE, or create a sweep there first",
             )
     return storage
-
-
-def redact(url: str) -> str:
-    """A storage URL fit to print: any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def open_store(storage: str | None = None, *, create: bool = False) -> Store:
@@ -324,8 +320,6 @@ class Store:
             raise UsageError(f"{ref!r} matches several sweeps ({shown})", hint="give the full id")
         hint = "list the sweeps with `sweepctl ls`"
         if every:
-            from sweepctl.spec.checks import closest
-
             near = closest(ref, [s.id for s in every])
             if near:
                 hint = f"did you mean {near}? ({hint})"

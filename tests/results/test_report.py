@@ -467,9 +467,9 @@ def test_runs_by_state_over_time_counts_each_moment() -> None:
 
 
 def test_plots_without_matplotlib_say_how_to_get_it(known, tmp_path, monkeypatch) -> None:
-    from sweepctl.results import report
+    from sweepctl.results.report import write
 
-    monkeypatch.setattr(report, "has_module", lambda name: name != "matplotlib")
+    monkeypatch.setattr(write, "has_module", lambda name: name != "matplotlib")
     with pytest.raises(UsageError) as caught:
         write_report(known["store"], [store_sweep(known)], tmp_path, plots=True)
     assert caught.value.message == "the plots need matplotlib, and it is not installed"
@@ -504,3 +504,51 @@ def test_the_report_command_prints_the_files_it_wrote(known, tmp_path, capsys) -
     assert stdout.splitlines() == [str(out / "runs.csv"), str(out / "summary.md")]
     assert "wrote 2 files" in stderr
     assert "## Top 2 runs by val/acc" in (out / "summary.md").read_text()
+
+
+# -- the figure descriptions ------------------------------------------------------------------
+
+
+def test_each_figure_is_described_once_as_plain_data(known) -> None:
+    from sweepctl.results.report import collect, figures, parameter_importance
+
+    store = known["store"]
+    data = collect(store, [store_sweep(known)], curves=3)
+    described = figures(data, parameter_importance(data))
+    assert [f.file for f in described] == list(PLOTS)
+    for figure in described:
+        json.dumps(figure.to_json())  # plain data, as the dashboard will send it
+    by_id = {f.id: f for f in described}
+    best = known["ids"][0]  # val/acc 0.9
+    parallel = by_id["parallel"].parallel
+    assert [d.label for d in parallel.dimensions] == [
+        "layers",
+        "lr (log)",
+        "model",
+        "opt.name",
+        "val/acc",
+    ]
+    assert parallel.highlight_label == f"best run {best}"
+    assert parallel.colour[parallel.highlight] == 0.9
+    panels = {p.key: p for p in by_id["metric-vs"].panels}
+    assert list(panels) == ["layers", "lr", "model", "opt-name"]
+    assert panels["lr"].x.log and not panels["layers"].x.log
+    assert panels["model"].x.categories == ("cnn", "mlp", "rnn")
+    star = panels["model"].traces[-1]
+    assert (star.name, star.x, star.y, star.front) == ("best run", ("cnn",), (0.9,), True)
+    history = by_id["history"].panels[0].traces
+    assert [t.name.split()[1] for t in history] == known["ids"][:3]
+    assert history[0].x == (0.0, 1.0, 2.0) and history[0].y == (0.5, 0.9, 0.88)
+    states = {t.name: t.y[-1] for t in by_id["states"].panels[0].traces}
+    assert states == {"finished": 6, "running": 0, "failed": 1, "crashed": 1}  # at the end
+
+
+def test_the_page_figures_are_valid_plotly(known) -> None:
+    import plotly.graph_objects as go
+
+    page = (known["out"] / "report.html").read_text()
+    literal = re.search(r"const FIGURES = (.*?);\n", page, re.S).group(1)
+    plots = json.loads(literal.replace("<\\/", "</"))
+    assert len(plots) == 9
+    for plot in plots:
+        go.Figure(data=plot["data"], layout=plot["layout"])  # raises on any unknown property

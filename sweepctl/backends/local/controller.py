@@ -7,15 +7,18 @@ It joins the store (history), the search method (next config) and the sweep's ow
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections import Counter
 from typing import Any
 
-from sweepctl.search import RunRecord, method
+from sweepctl.domain import REQUEUED_STATES, config_key
+from sweepctl.duration import parse_duration
+from sweepctl.records import Run, Sweep, search_records
+from sweepctl.search import method
 from sweepctl.spec.model import Metric, SweepSpec
-from sweepctl.store import Run, Store, Sweep
+from sweepctl.stopping import should_stop
+from sweepctl.store import Store
 
 # What `decide` can answer: start a run, wait (paused), stop (nothing more will come).
 RUN, WAIT, DONE, FINISH = "run", "wait", "done", "finish"
@@ -25,14 +28,8 @@ RETRIES = 1  # default `sweepctl: {retries}`: a crashed or preempted config runs
 
 def heartbeat_timeout(spec: SweepSpec) -> float:
     """Seconds after which a running run whose agent is silent counts as crashed."""
-    from sweepctl.duration import parse_duration
-
     value = spec.options.get("heartbeat_timeout")
     return parse_duration(value) if value is not None else HEARTBEAT_TIMEOUT
-
-
-def _config_key(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True, default=str)
 
 
 def requeued(spec: SweepSpec, runs: list[Run]) -> dict[str, Any] | None:
@@ -43,11 +40,11 @@ def requeued(spec: SweepSpec, runs: list[Run]) -> dict[str, Any] | None:
     attempt of it is running or has ended any other way.
     """
     retries = int(spec.options.get("retries", RETRIES))
-    again = {"crashed", "preempted"} | ({"failed"} if spec.options.get("retry_failed") else set())
-    attempts = Counter(_config_key(r.config) for r in runs)
-    settled = {_config_key(r.config) for r in runs if r.state not in again}
+    again = set(REQUEUED_STATES) | ({"failed"} if spec.options.get("retry_failed") else set())
+    attempts = Counter(config_key(r.config) for r in runs)
+    settled = {config_key(r.config) for r in runs if r.state not in again}
     for run in runs:
-        key = _config_key(run.config)
+        key = config_key(run.config)
         if run.state in again and key not in settled and attempts[key] <= retries:
             return run.config
     return None
@@ -63,16 +60,6 @@ def target_reached(metric: Metric | None, runs: list[Run]) -> Run | None:
         if (run.metric >= metric.target) if metric.maximize else (run.metric <= metric.target):
             return run
     return None
-
-
-def records(runs: list[Run]) -> list[RunRecord]:
-    """What the search methods see of the store's runs."""
-    return [
-        RunRecord(
-            run_id=r.id, state=r.state, config=r.config, metric=r.metric, history=tuple(r.history)
-        )
-        for r in runs
-    ]
 
 
 def decide(sweep: Sweep, runs: list[Run], spec: SweepSpec | None = None) -> tuple[str, Any]:
@@ -96,7 +83,7 @@ def decide(sweep: Sweep, runs: list[Run], spec: SweepSpec | None = None) -> tupl
         return RUN, retry
     seed = spec.options.get("seed")
     rng = random.Random(seed) if seed is not None else random.Random()
-    config = method(spec.method)(spec, records(runs), rng)
+    config = method(spec.method)(spec, search_records(runs), rng)
     if config is None:
         running = sum(r.state == "running" for r in runs)
         if running:
@@ -126,9 +113,7 @@ def early_stops(store: Store, sweep_id: str, spec: SweepSpec) -> dict[str, str]:
     """
     if spec.early_terminate is None:
         return {}
-    from sweepctl.stopping import should_stop
-
-    decisions = should_stop(spec, records(store.runs(sweep_id)))
+    decisions = should_stop(spec, search_records(store.runs(sweep_id)))
     if decisions:
         store.request_run_stops({run_id: f"early stop: {why}" for run_id, why in decisions.items()})
     return decisions

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sweepctl.agent.metrics import metric_history
 from sweepctl.errors import Problem, SweepctlError, UsageError
 from sweepctl.records import Run, Sweep
+from sweepctl.spec import build_spec
 
 # entity/project/id, as `wandb agent` takes it (a `wandb:` prefix is accepted too).
 _PATH = re.compile(r"^(?:wandb:)?([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/([A-Za-z0-9]+)$")
@@ -65,10 +67,6 @@ def parse_path(ref: str) -> SweepPath | None:
     """The W&B sweep ``ref`` names (``entity/project/id``), or None for a local reference."""
     found = _PATH.match(ref.strip())
     return SweepPath(*found.groups()) if found else None
-
-
-def is_wandb_path(ref: str) -> bool:
-    return parse_path(ref) is not None
 
 
 def base_url() -> str:
@@ -404,8 +402,6 @@ def _check_readable(path: SweepPath, config: Any) -> None:
     Only what would break reading is refused; W&B's server may hold configs that sweepctl's
     stricter checks would not create, and their runs are still worth reading.
     """
-    from sweepctl.spec import build_spec
-
     reason = "it is not a mapping"
     if isinstance(config, dict):
         try:
@@ -454,7 +450,6 @@ def to_run(sweep_id: str, number: int, wandb_run: Any, metric: str | None) -> Ru
     request per run).
     """
     attrs = wandb_run._attrs
-    from sweepctl.agent.metrics import metric_history
 
     summary = dict(wandb_run.summary_metrics or {})
     # The same lookup as local runs: finite numbers only, `eval.loss` also as a nested key.

@@ -12,19 +12,24 @@ graceful stop here is two SIGINTs to each agent, and the kill a third.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sweepctl.agent.process import (
+    Child,
+    child_pids,
+    install_stop_signals,
+    restore_signals,
+    send_signal,
+    signal_group,
+)
 from sweepctl.backends.base import AgentReport
-from sweepctl.agent.process import Child, install_stop_signals, restore_signals
 
 GRACE = 10.0  # seconds between the runs' SIGTERM and SIGKILL, as for local agents
 TIER_GAP = 1.0  # seconds between the SIGINTs that move `wandb agent` from one tier to the next
@@ -71,7 +76,7 @@ class FanOut:
         self.say = say or (lambda message: None)
         self.grace = grace
         self.cwd = cwd or Path.cwd()
-        self.report = AgentReport(workers=len(self.plan))
+        self.report = AgentReport(controller="wandb", workers=len(self.plan))
         self.children: list[Child] = []
         self._interrupt = threading.Event()
         self._kill_now = threading.Event()
@@ -160,9 +165,8 @@ class FanOut:
         # An agent that did not get that far: its runs sit in their own process groups,
         # so kill them by name before the agent (a killed agent cannot tell them).
         for child in self._children():
-            for pid in _child_pids(child.pid):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
+            for pid in child_pids(child.pid):
+                signal_group(pid, signal.SIGKILL)
             child.signal(signal.SIGKILL)
 
     def _children(self) -> list[Child]:
@@ -175,14 +179,4 @@ class FanOut:
     def _tier(self) -> None:
         for child in self._children():
             if child.proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(child.pid, signal.SIGINT)
-
-
-def _child_pids(pid: int) -> list[int]:
-    """The direct children of ``pid`` (Linux /proc; empty elsewhere)."""
-    found: list[int] = []
-    for children in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError, ValueError):
-            found += [int(p) for p in children.read_text().split()]
-    return found
+                send_signal(child.pid, signal.SIGINT)

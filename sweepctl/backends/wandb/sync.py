@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sweepctl.agent.process import run_streamed
 from sweepctl.errors import UsageError
 
 # wandb.init() names a run's directory offline-run-YYYYMMDD_HHMMSS-<run id>.
@@ -105,11 +105,4 @@ def run_sync(plan: SyncPlan, *, echo: Callable[[bytes], None] | None = None) -> 
     """Run ``wandb sync`` over the plan's directories; its exit code."""
     if not plan.dirs:
         raise UsageError("nothing to sync", hint="every run was synced before; pass --again")
-    proc = subprocess.Popen(
-        plan.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if echo is not None:
-            echo(line)
-    return proc.wait()
+    return run_streamed(plan.command, echo=echo)

@@ -1,0 +1,161 @@
+"""The local backend: sweeps in sweepctl's own store, run by sweepctl's agents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sweepctl.agent.gpus import gpu_groups
+from sweepctl.agent.loop import Agent
+from sweepctl.backends.base import AgentOptions, AgentReport, NewSweep
+from sweepctl.backends.local.controller import heartbeat_timeout
+from sweepctl.domain import CONTROL_FROM, CONTROL_TARGETS
+from sweepctl.duration import parse_duration
+from sweepctl.errors import Problem, UsageError
+from sweepctl.records import Run, Sweep
+from sweepctl.search.grid import grid_points
+from sweepctl.store.base import Store, open_store
+from sweepctl.urls import redact
+
+
+class LocalBackend:
+    """Sweeps in a SQLite or PostgreSQL store; the search and the agents are sweepctl's."""
+
+    kind = "local"
+
+    def __init__(
+        self, storage: str | None = None, *, create: bool = False, store: Store | None = None
+    ) -> None:
+        self._storage = storage
+        self._create = create
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        """The store named by ``storage`` (or ``SWEEPCTL_STORAGE``, or found from here),
+        opened (and with ``create``, made) when first used, so that nothing is written for
+        a sweep file that turns out to be invalid."""
+        if self._store is None:
+            self._store = open_store(self._storage, create=self._create)
+        return self._store
+
+    @property
+    def url(self) -> str:
+        """The store's URL, password included: for handing on to code that opens it again."""
+        return self.store.url
+
+    @property
+    def where(self) -> str:
+        return redact(self.store.url)
+
+    # -- sweeps ---------------------------------------------------------------------------------
+    def prepare(
+        self, config: dict[str, Any], lines: dict[tuple, int] | None = None
+    ) -> tuple[dict[str, Any], list[Problem]]:
+        """The config as it will be stored (unchanged: every option is honoured here)."""
+        name = config.get("name")
+        if "/" in str(name or ""):
+            raise UsageError(
+                f"sweep name {name!r} has a slash; a reference shaped a/b/c names a W&B "
+                "sweep (entity/project/id)",
+                hint="use another separator, e.g. --name " + str(name).replace("/", "-"),
+            )
+        return config, []
+
+    def create(
+        self,
+        config: dict[str, Any],
+        *,
+        source: str | None = None,
+        lines: dict[tuple, int] | None = None,
+    ) -> NewSweep:
+        config, _ = self.prepare(config, lines)
+        sweep = self.store.create_sweep(
+            config,
+            name=config.get("name"),
+            project=config.get("project"),
+            entity=config.get("entity"),
+            source=source,
+        )
+        return NewSweep(sweep_id=sweep.id)
+
+    def get_sweep(self, ref: str) -> Sweep:
+        return self.store.get_sweep(ref)
+
+    def sweeps(self) -> list[Sweep]:
+        return self.store.sweeps()
+
+    def run_counts(self) -> dict[str, dict[str, int]]:
+        return self.store.run_counts()
+
+    # -- runs ----------------------------------------------------------------------------------
+    def runs(self, sweep_id: str, states: Sequence[str] | None = None) -> list[Run]:
+        sweep = self.store.get_sweep(sweep_id)
+        self.store.reap(sweep.id, heartbeat_timeout(sweep.spec))  # whoever looks notices
+        return self.store.runs(sweep.id, states)
+
+    def history(self, run_id: str) -> list[dict[str, Any]]:
+        return self.store.history(run_id)
+
+    # -- control -------------------------------------------------------------------------------
+    def control(self, sweep_id: str, action: str) -> str:
+        sweep = self.store.get_sweep(sweep_id)
+        target = CONTROL_TARGETS[action]
+        if sweep.state not in CONTROL_FROM[action]:
+            raise UsageError(
+                f"sweep {sweep.label} is {sweep.state}; it cannot be {target}",
+                hint="see its state with `sweepctl ls`",
+            )
+        self.store.set_sweep_state(sweep.id, target, reason=f"{action} by user")
+        message = f"sweep {sweep.label} is now {target}"
+        if action == "cancel":
+            n = self.store.request_stop(sweep.id, "cancel")
+            message += f"; {n} running run{'s' if n != 1 else ''} will be killed"
+        elif action == "stop":
+            running = len(self.store.runs(sweep.id, ["running"]))
+            message += f"; {running} running run{'s' if running != 1 else ''} will finish"
+        return message
+
+    # -- agents --------------------------------------------------------------------------------
+    def agent(self, sweep: Sweep, options: AgentOptions) -> AgentReport:
+        spec = sweep.spec
+        timeout = options.timeout
+        if timeout is None and spec.options.get("timeout") is not None:
+            timeout = parse_duration(spec.options["timeout"], what="sweepctl.timeout")
+        groups = None
+        if options.gpus is not None:
+            per_run = options.gpus_per_run or int(spec.options.get("gpus_per_run", 1))
+            groups = gpu_groups(options.gpus, per_run)
+        workers = len(groups) if groups else options.workers
+        observer = None
+        if options.observe is not None:
+            observer = options.observe(sweep, workers, self.remaining(sweep, options.count))
+        runner = Agent(
+            self.store,
+            sweep,
+            count=options.count,
+            workers=options.workers,
+            timeout=timeout,
+            gpu_groups=groups,
+            idle_exit=options.idle_exit,
+            echo=options.echo_for(workers > 1) if options.echo_for else None,
+            say=options.say,
+            observer=observer,
+        )
+        try:
+            return runner.run()
+        finally:
+            if observer is not None:
+                observer.close()
+
+    def remaining(self, sweep: Sweep, count: int | None) -> int | None:
+        """How many runs an agent can expect to run: ``count``, else what the sweep's cap or
+        grid leaves; None when nothing bounds it."""
+        spec = sweep.spec
+        if count is not None:
+            return count
+        if spec.run_cap is not None:
+            return spec.run_cap
+        if spec.method == "grid":
+            return max(0, grid_points(spec) - len(self.runs(sweep.id)))
+        return None
