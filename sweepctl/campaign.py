@@ -8,12 +8,11 @@ skips finished sweeps, continues unfinished ones and re-runs nothing.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sweepctl.domain import config_hash
 from sweepctl.errors import InvalidSweepError, UsageError
 from sweepctl.search.grid import grid_points
 from sweepctl.spec import inspect_file
@@ -64,11 +63,6 @@ def sweep_files(paths: list[Path]) -> list[Path]:
     return out
 
 
-def fingerprint(config: dict[str, Any]) -> str:
-    """Identifies a sweep file's content, so an edited file makes a new sweep."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def plan(store: Any, files: list[Path], count: int | None) -> list[Step]:
     """What a launch would do, without doing it. Every file is validated first."""
     specs = []
@@ -81,8 +75,8 @@ def plan(store: Any, files: list[Path], count: int | None) -> list[Step]:
     counts = store.run_counts()
     steps = []
     for file, spec in specs:
-        key = fingerprint(spec.config)
-        match = [s for s in existing if s.source == str(file) and fingerprint(s.config) == key]
+        key = config_hash(spec.config)
+        match = [s for s in existing if s.source == str(file) and config_hash(s.config) == key]
         if count is None and spec.method != "grid" and spec.run_cap is None:
             raise UsageError(
                 f"{file}: a {spec.method} sweep never ends by itself",

@@ -14,15 +14,19 @@ from __future__ import annotations
 from sweepctl.search import bayes, grid, random
 from sweepctl.search.contract import RunRecord, Suggest
 
-__all__ = ["RunRecord", "Suggest", "method"]
+__all__ = ["SUGGEST", "RunRecord", "Suggest", "method"]
+
+# Every method of :data:`sweepctl.domain.METHODS`, by name (tests/search checks the match).
+SUGGEST: dict[str, Suggest] = {
+    "grid": grid.suggest,
+    "random": random.suggest,
+    "bayes": bayes.suggest,
+}
 
 
 def method(name: str) -> Suggest:
     """The suggest function for a sweep method (bayes imports its optimiser only when used)."""
-    if name == "grid":
-        return grid.suggest
-    if name == "random":
-        return random.suggest
-    if name == "bayes":
-        return bayes.suggest
-    raise ValueError(f"unknown search method {name!r}")
+    try:
+        return SUGGEST[name]
+    except KeyError:
+        raise ValueError(f"unknown search method {name!r}") from None

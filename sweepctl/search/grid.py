@@ -18,11 +18,10 @@ from typing import Any
 
 import yaml
 
+from sweepctl.domain import GRID_DISTRIBUTIONS
 from sweepctl.search.contract import RunRecord
 from sweepctl.search.space import MISSING, lookup, run_config, wandb_order
 from sweepctl.spec.model import Param, SweepSpec
-
-GRID_DISTRIBUTIONS = ("constant", "categorical", "int_uniform", "q_uniform")
 
 
 @dataclass(frozen=True)

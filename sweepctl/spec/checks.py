@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sweepctl.domain import METHODS
 from sweepctl.duration import parse_duration
 from sweepctl.errors import Problem, UsageError
 from sweepctl.spec.command import MACROS, check_command
@@ -33,7 +34,6 @@ __all__ = [
     "schema",
 ]
 
-METHODS = ("grid", "random", "bayes")
 _TEMPLATE = re.compile(r"\$\{(oc\.|now:|hydra:)|\{\{.*\}\}")
 _LAUNCH_KEYS = ("job", "resource", "num_workers", "settings", "docker_image", "resource_args")
 

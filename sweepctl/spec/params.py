@@ -12,12 +12,12 @@ import math
 import re
 from typing import Any
 
+from sweepctl.domain import GRID_DISTRIBUTIONS
 from sweepctl.spec.findings import Findings, describe
 from sweepctl.spec.loader import KeyPath, format_path
 from sweepctl.spec.schema import report_error, schema, validator
 from sweepctl.spec.suggest import did_you_mean
 
-GRID_DISTRIBUTIONS = ("constant", "categorical", "int_uniform", "q_uniform")
 DEPRECATED = {
     "log_uniform": "log_uniform_values",
     "q_log_uniform": "q_log_uniform_values",

@@ -17,20 +17,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
+from sweepctl.domain import RULES
 from sweepctl.search.contract import RunRecord
 from sweepctl.spec.model import SweepSpec
 from sweepctl.stopping import hyperband
 
 ShouldStop = Callable[[SweepSpec, Sequence[RunRecord]], "dict[str, str]"]
 
-RULES = ("hyperband",)  # the `early_terminate.type` values sweepctl implements
+# Every rule of :data:`sweepctl.domain.RULES`, by name (tests/stopping checks the match).
+SHOULD_STOP: dict[str, ShouldStop] = {"hyperband": hyperband.should_stop}
 
 
 def rule(name: str) -> ShouldStop:
     """The should_stop function for an ``early_terminate.type``."""
-    if name == "hyperband":
-        return hyperband.should_stop
-    raise ValueError(f"unknown early_terminate type {name!r}; sweepctl knows {list(RULES)}")
+    try:
+        return SHOULD_STOP[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown early_terminate type {name!r}; sweepctl knows {list(RULES)}"
+        ) from None
 
 
 def should_stop(spec: SweepSpec, runs: Sequence[RunRecord]) -> dict[str, str]:

@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 from search_forms import EVERY_FORM, check_every_form
 
-from sweepctl.search import RunRecord, bayes, method
+from sweepctl.domain import METHODS
+from sweepctl.search import SUGGEST, RunRecord, bayes, method
 from sweepctl.search import random as random_search
 from sweepctl.search.bayes import Settings
 from sweepctl.search.grid import value_key
 from sweepctl.spec.model import build_spec
 
-METHODS = ("grid", "random", "bayes")
 READS_METRIC = {"grid": False, "random": False, "bayes": True}
 
 # A discrete space every method can search (grid needs one): values of mixed types that a
@@ -228,3 +228,10 @@ def test_random_claims_in_flight_move_the_stream_on() -> None:
         for k in range(8)
     ]
     assert claims("random", small, 8) == stream
+
+
+def test_every_method_the_spec_accepts_has_a_suggest_function() -> None:
+    assert sorted(SUGGEST) == sorted(METHODS)
+    assert all(method(name) is SUGGEST[name] for name in METHODS)
+    with pytest.raises(ValueError, match="unknown search method"):
+        method("hyperopt")

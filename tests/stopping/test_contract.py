@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sweepctl.search import RunRecord
 from sweepctl.spec import build_spec
 from sweepctl.spec.model import SweepSpec
-from sweepctl.stopping import RULES, rule, should_stop
+from sweepctl.stopping import RULES, SHOULD_STOP, rule, should_stop
 
 # Each rule's example blocks: a new rule adds its own here and runs through the same checks.
 EXAMPLES: dict[str, list[dict[str, Any]]] = {
@@ -82,3 +82,7 @@ def test_no_early_terminate_stops_nothing() -> None:
     spec = build_spec({"method": "random", "parameters": {"a": {"values": [1]}}})
     runs = [RunRecord(run_id="r", state="running", config={}, history=(9.0,) * 30)]
     assert should_stop(spec, runs) == {}
+
+
+def test_every_rule_the_spec_accepts_has_a_should_stop_function() -> None:
+    assert sorted(SHOULD_STOP) == sorted(RULES)

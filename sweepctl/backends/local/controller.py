@@ -62,6 +62,16 @@ def target_reached(metric: Metric | None, runs: list[Run]) -> Run | None:
     return None
 
 
+def end_reached(spec: SweepSpec, runs: list[Run]) -> str | None:
+    """Why the sweep is over by its own rules (``run_cap``, ``metric.target``), or None."""
+    if spec.run_cap is not None and len(runs) >= spec.run_cap:
+        return f"run_cap {spec.run_cap} reached"
+    winner = target_reached(spec.metric, runs)
+    if winner is not None and spec.metric is not None:
+        return f"run {winner.id} reached the target {spec.metric.name} = {spec.metric.target:g}"
+    return None
+
+
 def decide(sweep: Sweep, runs: list[Run], spec: SweepSpec | None = None) -> tuple[str, Any]:
     """The next step for a sweep with these runs: ``(RUN, config)``, ``(WAIT, why)``, ..."""
     if sweep.state == "paused":
@@ -71,13 +81,9 @@ def decide(sweep: Sweep, runs: list[Run], spec: SweepSpec | None = None) -> tupl
             f" ({sweep.state_reason})" if sweep.state_reason else ""
         )
     spec = spec or sweep.spec
-    if spec.run_cap is not None and len(runs) >= spec.run_cap:
-        return FINISH, f"run_cap {spec.run_cap} reached"
-    winner = target_reached(spec.metric, runs)
-    if winner is not None:
-        return FINISH, (
-            f"run {winner.id} reached the target {spec.metric.name} = {spec.metric.target:g}"
-        )
+    done = end_reached(spec, runs)
+    if done is not None:
+        return FINISH, done
     retry = requeued(spec, runs)
     if retry is not None:
         return RUN, retry
@@ -129,13 +135,7 @@ def settle(store: Store, sweep_id: str, spec: SweepSpec) -> None:
     def check(sweep: Sweep, runs: list[Run]) -> tuple[str, Any]:
         if sweep.state != "running" or any(r.state == "running" for r in runs):
             return WAIT, None
-        if spec.run_cap is not None and len(runs) >= spec.run_cap:
-            return FINISH, f"run_cap {spec.run_cap} reached"
-        winner = target_reached(spec.metric, runs)
-        if winner is not None:
-            return FINISH, (
-                f"run {winner.id} reached the target {spec.metric.name} = {spec.metric.target:g}"
-            )
-        return WAIT, None
+        done = end_reached(spec, runs)
+        return (WAIT, None) if done is None else (FINISH, done)
 
     store.claim(sweep_id, "", check, stale_after=heartbeat_timeout(spec))
