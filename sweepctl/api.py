@@ -37,7 +37,6 @@ from sweepctl.errors import InvalidSweepError, UsageError
 from sweepctl.records import Run, Sweep
 from sweepctl.results import export
 from sweepctl.results import refine as refining
-from sweepctl.results.report import default_out_dir, write_report
 from sweepctl.search.grid import grid_configs, grid_points
 from sweepctl.spec import inspect_file
 from sweepctl.spec.checks import did_you_mean
@@ -135,9 +134,7 @@ def agent(
         raise UsageError("--count must be at least 1")
     if workers < 1:
         raise UsageError("--workers must be at least 1")
-    if gpus is None and gpus_per_run is not None:
-        raise UsageError("--gpus-per-run needs --gpus", hint="e.g. --gpus 0,1,2,3 --gpus-per-run 2")
-    backend, sweep = factory.open_sweep(ref, storage)
+    backend = factory.open_backend(ref, storage)
     options = AgentOptions(
         count=count,
         workers=workers,
@@ -149,7 +146,8 @@ def agent(
         say=say,
         observe=observe,
     )
-    return backend.agent(sweep, options)
+    backend.check_agent(options)  # what it cannot do is said before it is asked anything
+    return backend.agent(backend.get_sweep(ref), options)
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -228,7 +226,8 @@ def export_best(
     """The best configs of the given sweeps (all in the store when none), as text; written to
     ``out`` when given."""
     if refs:
-        found = [best(r, storage=storage) for r in refs]
+        opened = [factory.open_sweep(r, storage) for r in refs]  # every id known, first
+        found = [_best_of(sweep, backend.runs(sweep.id)) for backend, sweep in opened]
     else:
         backend = factory.open_local(storage)
         sweeps = backend.sweeps()
@@ -303,6 +302,9 @@ def report(
         )
     backend = factory.open_backend(parsed[0], storage)
     sweeps = [backend.get_sweep(str(p)) for p in parsed]
+    # Imported here: its figures and renderers would slow every other command's start.
+    from sweepctl.results.report import default_out_dir, write_report
+
     return write_report(
         backend,
         sweeps,
@@ -412,7 +414,7 @@ def sync(
 ) -> Synced:
     """Upload a local sweep's runs to W&B: their offline run directories, through ``wandb
     sync``, into one project, grouped under the sweep's name; then check W&B has each run."""
-    factory.require_local(ref, "sync uploads a local sweep's runs; this one is there already")
+    factory.require_local(ref, "sync uploads a local sweep's runs")
     _, sweep, every = _read(ref, storage)
     project = project or os.environ.get("WANDB_PROJECT") or sweep.project
     if not project:

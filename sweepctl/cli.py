@@ -173,7 +173,7 @@ def agent(
         gpus=gpus,
         gpus_per_run=gpus_per_run,
         idle_exit=idle,
-        echo_for=None if live else progress.write_echo,
+        echo_for=progress.write_echo,
         say=render.say,
         observe=progress.live_view if live else progress.log_lines,
     )

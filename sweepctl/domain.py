@@ -7,7 +7,6 @@ nothing here imports any other sweepctl module, so every layer may use it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from enum import Enum
 from typing import Any
@@ -102,4 +101,6 @@ def config_key(config: dict[str, Any]) -> str:
 
 def config_hash(config: dict[str, Any]) -> str:
     """A short, stable digest of :func:`config_key` (for file names and fingerprints)."""
+    import hashlib  # OpenSSL's bindings: a few ms that only `launch` needs
+
     return hashlib.sha256(config_key(config).encode()).hexdigest()

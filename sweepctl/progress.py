@@ -118,6 +118,8 @@ class LogLines(Observer):
 class LiveView(Observer):
     """A rich live table of the agent's work, redrawn a few times a second on a terminal."""
 
+    replaces_output = True  # the runs' output is in their log files
+
     def __init__(self, sweep: Any, count: int | None, workers: int) -> None:
         from rich.console import Console
         from rich.live import Live

@@ -250,6 +250,12 @@ LAZY_IMPORT_EXCEPTIONS = (
         "package (sqlalchemy for the local store, wandb for W&B)",
     ),
     Allowed(
+        "sweepctl/api.py",
+        "sweepctl.results.report",
+        "the report package (statistics, figure descriptions, two renderers) serves only "
+        "`report`; every other command, `validate` first, would pay its import time at start",
+    ),
+    Allowed(
         "sweepctl/search/bayes.py",
         "sweepctl.search.gpsampler",
         "gpsampler imports torch (the optional `gp` extra) at module level; bayes imports it "

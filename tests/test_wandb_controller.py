@@ -210,7 +210,13 @@ def test_project_and_entity_follow_wandbs_order(fake_wandb, sweep_file, tmp_path
 def test_a_local_name_with_slashes_is_refused(fake_wandb, sweep_file, tmp_path):
     done = sweepctl(["create", str(sweep_file), "--name", "team/lr/v1"], _env(fake_wandb), tmp_path)
     assert done.returncode == 2 and "names a W&B sweep" in done.stderr
+    assert f"{sweep_file}: sweep name 'team/lr/v1' has a slash" in done.stderr
     assert "--name team-lr-v1" in done.stderr
+    # A dry run stores nothing, so the name is no problem yet.
+    dry = sweepctl(
+        ["create", str(sweep_file), "--name", "team/lr/v1", "--dry-run"], _env(fake_wandb), tmp_path
+    )
+    assert dry.returncode == 0, dry.stderr
 
 
 # -- reading and controlling -----------------------------------------------------------------
@@ -552,3 +558,11 @@ def test_sync_uploads_a_local_sweeps_offline_runs(fake_wandb, tmp_path):
     again = sweepctl(["sync", sweep_id], env, tmp_path)
     assert again.returncode == 0, again.stderr
     assert "2 runs were synced before" in again.stderr
+
+
+def test_local_only_agent_options_are_refused_before_wandb_is_asked(fake_wandb, tmp_path):
+    env = _env(fake_wandb)
+    del env["WANDB_API_KEY"]  # not logged in: the option is still the first thing said
+    done = sweepctl(["agent", "alice/p/abcdefgh", "--idle-exit", "5m"], env, tmp_path)
+    assert done.returncode == 2 and "--idle-exit works only with local sweeps" in done.stderr
+    assert fake_wandb.requests == []

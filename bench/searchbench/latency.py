@@ -44,7 +44,7 @@ def _time_sweepctl(method: str, problem: str, runs: list, work: Path) -> float:
     import yaml
 
     from sweepctl.search import RunRecord
-    from sweepctl.search import method as search_method
+    from sweepctl.search.methods import method as search_method
     from sweepctl.spec import load_spec
 
     work.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from sweepctl.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, Problem
+from sweepctl.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, Problem, UsageError
 from sweepctl.records import Run, Sweep
 
 EXIT_TERMINATED = 128 + signal.SIGTERM  # what a shell reports for a process ended by SIGTERM
@@ -107,6 +107,9 @@ class Observer:
     """What an agent tells about its runs as they go (a live view, log lines). Called from
     worker threads. This one does nothing: the agent's default."""
 
+    # A live view takes the terminal: children's output then goes to their log files only.
+    replaces_output = False
+
     def started(self, run: Run, worker: int) -> None: ...
 
     def progress(self, run_id: str, summary: dict[str, Any], metric: float | None) -> None: ...
@@ -129,6 +132,12 @@ class AgentOptions:
     echo_for: EchoFor | None = None  # given "several workers?", how to show children's output
     say: Callable[[str], None] | None = None  # the agent's own messages
     observe: Callable[[Sweep, int], Any] | None = None  # makes the progress observer
+
+
+def require_gpus(options: AgentOptions) -> None:
+    """``--gpus-per-run`` only means something with ``--gpus``."""
+    if options.gpus is None and options.gpus_per_run is not None:
+        raise UsageError("--gpus-per-run needs --gpus", hint="e.g. --gpus 0,1,2,3 --gpus-per-run 2")
 
 
 @runtime_checkable
@@ -171,6 +180,10 @@ class Backend(Protocol):
 
     def control(self, sweep_id: str, action: str) -> str:
         """``stop``, ``cancel``, ``pause`` or ``resume`` a sweep; says what changed."""
+        ...
+
+    def check_agent(self, options: AgentOptions) -> None:
+        """Refuse, before any sweep is read, agent options this backend cannot honour."""
         ...
 
     def agent(self, sweep: Sweep, options: AgentOptions) -> AgentReport:

@@ -92,6 +92,6 @@ def open_sweep(ref: str | SweepRef, storage: str | None = None):
 
 
 def require_local(ref: str | SweepRef, why: str) -> None:
-    """Refuse a W&B reference for something only local sweeps can do."""
+    """Refuse a W&B reference for something only local sweeps can do (``why`` says what)."""
     if is_wandb(ref):
-        raise UsageError(f"{ref} is on W&B", hint=why)
+        raise UsageError(f"{ref} is on W&B already", hint=why)

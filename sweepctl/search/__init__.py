@@ -11,22 +11,6 @@ exhausted grid). No I/O, no clock: everything a method needs is in its arguments
 
 from __future__ import annotations
 
-from sweepctl.search import bayes, grid, random
 from sweepctl.search.contract import RunRecord, Suggest
 
-__all__ = ["SUGGEST", "RunRecord", "Suggest", "method"]
-
-# Every method of :data:`sweepctl.domain.METHODS`, by name (tests/search checks the match).
-SUGGEST: dict[str, Suggest] = {
-    "grid": grid.suggest,
-    "random": random.suggest,
-    "bayes": bayes.suggest,
-}
-
-
-def method(name: str) -> Suggest:
-    """The suggest function for a sweep method (bayes imports its optimiser only when used)."""
-    try:
-        return SUGGEST[name]
-    except KeyError:
-        raise ValueError(f"unknown search method {name!r}") from None
+__all__ = ["RunRecord", "Suggest"]

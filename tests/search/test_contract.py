@@ -22,10 +22,11 @@ import pytest
 from search_forms import EVERY_FORM, check_every_form
 
 from sweepctl.domain import METHODS
-from sweepctl.search import SUGGEST, RunRecord, bayes, method
+from sweepctl.search import RunRecord, bayes
 from sweepctl.search import random as random_search
 from sweepctl.search.bayes import Settings
 from sweepctl.search.grid import value_key
+from sweepctl.search.methods import SUGGEST, method
 from sweepctl.spec.model import build_spec
 
 READS_METRIC = {"grid": False, "random": False, "bayes": True}

@@ -7,7 +7,7 @@ from typing import Any
 
 from sweepctl.agent.gpus import gpu_groups
 from sweepctl.agent.loop import Agent
-from sweepctl.backends.base import AgentOptions, AgentReport, NewSweep
+from sweepctl.backends.base import AgentOptions, AgentReport, NewSweep, require_gpus
 from sweepctl.backends.local.controller import heartbeat_timeout
 from sweepctl.domain import CONTROL_FROM, CONTROL_TARGETS
 from sweepctl.duration import parse_duration
@@ -53,13 +53,6 @@ class LocalBackend:
         self, config: dict[str, Any], lines: dict[tuple, int] | None = None
     ) -> tuple[dict[str, Any], list[Problem]]:
         """The config as it will be stored (unchanged: every option is honoured here)."""
-        name = config.get("name")
-        if "/" in str(name or ""):
-            raise UsageError(
-                f"sweep name {name!r} has a slash; a reference shaped a/b/c names a W&B "
-                "sweep (entity/project/id)",
-                hint="use another separator, e.g. --name " + str(name).replace("/", "-"),
-            )
         return config, []
 
     def create(
@@ -69,7 +62,14 @@ class LocalBackend:
         source: str | None = None,
         lines: dict[tuple, int] | None = None,
     ) -> NewSweep:
-        config, _ = self.prepare(config, lines)
+        name = config.get("name")
+        if "/" in str(name or ""):  # checked before the store is opened (or made)
+            raise UsageError(
+                f"sweep name {name!r} has a slash; a reference shaped a/b/c names a W&B "
+                "sweep (entity/project/id)",
+                path=source,
+                hint="use another separator, e.g. --name " + str(name).replace("/", "-"),
+            )
         sweep = self.store.create_sweep(
             config,
             name=config.get("name"),
@@ -117,7 +117,11 @@ class LocalBackend:
         return message
 
     # -- agents --------------------------------------------------------------------------------
+    def check_agent(self, options: AgentOptions) -> None:
+        """Every option is honoured here; ``--gpus-per-run`` is checked with the sweep."""
+
     def agent(self, sweep: Sweep, options: AgentOptions) -> AgentReport:
+        require_gpus(options)
         spec = sweep.spec
         timeout = options.timeout
         if timeout is None and spec.options.get("timeout") is not None:
@@ -130,6 +134,7 @@ class LocalBackend:
         observer = None
         if options.observe is not None:
             observer = options.observe(sweep, workers, self.remaining(sweep, options.count))
+        live = observer is not None and observer.replaces_output
         runner = Agent(
             self.store,
             sweep,
@@ -138,7 +143,7 @@ class LocalBackend:
             timeout=timeout,
             gpu_groups=groups,
             idle_exit=options.idle_exit,
-            echo=options.echo_for(workers > 1) if options.echo_for else None,
+            echo=options.echo_for(workers > 1) if options.echo_for and not live else None,
             say=options.say,
             observer=observer,
         )

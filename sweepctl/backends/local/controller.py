@@ -15,7 +15,7 @@ from typing import Any
 from sweepctl.domain import REQUEUED_STATES, config_key
 from sweepctl.duration import parse_duration
 from sweepctl.records import Run, Sweep, search_records
-from sweepctl.search import method
+from sweepctl.search.methods import method
 from sweepctl.spec.model import Metric, SweepSpec
 from sweepctl.stopping import should_stop
 from sweepctl.store import Store
