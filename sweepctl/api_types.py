@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import statistics
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,13 +182,16 @@ class SeedRuns:
 
     @property
     def mean(self) -> float | None:
-        return statistics.fmean(self.values) if self.values else None
+        return math.fsum(self.values) / len(self.values) if self.values else None
 
     @property
     def std(self) -> float | None:
         if not self.values:
             return None
-        return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
+        if len(self.values) < 2:
+            return 0.0
+        mean = math.fsum(self.values) / len(self.values)  # the sample deviation, n - 1
+        return math.sqrt(math.fsum((v - mean) ** 2 for v in self.values) / (len(self.values) - 1))
 
     def to_json(self) -> dict[str, Any]:
         return {

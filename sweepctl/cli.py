@@ -10,7 +10,7 @@ from typing import Annotated
 import click
 import typer
 
-from sweepctl import __version__, api, progress, render
+from sweepctl import __version__
 from sweepctl.duration import parse_duration
 from sweepctl.errors import (
     EXIT_INTERRUPTED,
@@ -20,6 +20,11 @@ from sweepctl.errors import (
     SweepctlError,
     crash_log,
 )
+from sweepctl.lazy import lazy_import
+
+api = lazy_import("sweepctl.api")  # loaded on first use: `--help` prints before it
+render = lazy_import("sweepctl.render")
+progress = lazy_import("sweepctl.progress")
 
 app = typer.Typer(
     name="sweepctl",
@@ -467,9 +472,7 @@ def main(argv: list[str] | None = None) -> None:
         # Without standalone mode, click returns the exit code of `typer.Exit` instead of raising.
         code = command.main(args=argv, prog_name="sweepctl", standalone_mode=False)
     except InvalidSweepError as exc:
-        # The same report `validate` gives, then one line saying nothing was stored.
-        render.problems(exc.path, exc.problems)
-        render.error(SweepctlError(f"{exc.message}; nothing was stored", path=exc.path))
+        render.invalid_sweep(exc)
         sys.exit(exc.exit_code)
     except SweepctlError as exc:
         render.error(exc)
@@ -487,10 +490,7 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     except Exception as exc:  # the last line of defence: a log file, not a traceback
-        sys.stderr.write(
-            f"error: sweepctl failed unexpectedly ({exc!r}).\n"
-            f"  The traceback is in {crash_log()}; please include it in a bug report.\n"
-        )
+        render.crash(exc, crash_log())
         sys.exit(EXIT_UNEXPECTED)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -7,9 +7,6 @@ values, so a file's every problem can be reported at once.
 
 from __future__ import annotations
 
-import os
-import tempfile
-import traceback
 from dataclasses import asdict, dataclass
 
 # Exit codes, shared by every command.
@@ -97,6 +94,10 @@ def crash_log() -> str:
     For failures that are sweepctl's bug, not the user's input: the user gets a short
     message and this file for the report, never a traceback on the terminal.
     """
+    import os  # here, not at the top: errors.py is on every command's start-up path
+    import tempfile
+    import traceback
+
     fd, path = tempfile.mkstemp(prefix="sweepctl-crash-", suffix=".log")
     with os.fdopen(fd, "w") as log:
         traceback.print_exc(file=log)

@@ -19,7 +19,7 @@ import yaml
 from sweepctl.agent.process import tail
 from sweepctl.backends.base import AgentReport
 from sweepctl.duration import format_duration
-from sweepctl.errors import Problem, SweepctlError
+from sweepctl.errors import InvalidSweepError, Problem, SweepctlError
 from sweepctl.records import search_records
 from sweepctl.results.export import flatten, rank
 from sweepctl.stopping import saved_iterations
@@ -101,6 +101,20 @@ def warning(message: str, hint: str | None = None) -> None:
     if hint:
         parts += [("\n  hint: ", "dim"), hint]
     _emit(True, parts)
+
+
+def invalid_sweep(exc: InvalidSweepError) -> None:
+    """The report `validate` gives, then one line saying nothing was stored."""
+    problems(exc.path, exc.problems)
+    error(SweepctlError(f"{exc.message}; nothing was stored", path=exc.path))
+
+
+def crash(exc: BaseException, log_path: str) -> None:
+    """sweepctl's own failure: one line and where the traceback is, never the traceback."""
+    sys.stderr.write(
+        f"error: sweepctl failed unexpectedly ({exc!r}).\n"
+        f"  The traceback is in {log_path}; please include it in a bug report.\n"
+    )
 
 
 def say(message: str) -> None:

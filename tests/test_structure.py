@@ -149,7 +149,8 @@ def scan(root: Path = ROOT, package: str = PACKAGE) -> Package:
                     targets.append((sub, None) if sub in pkg.sources else (base, alias.name))
             elif (
                 isinstance(node, ast.Call)
-                and dotted(node.func) in ("importlib.import_module", "__import__")
+                # cli.py's lazy_import("sweepctl.api"): a module-level import, run on first use
+                and dotted(node.func) in ("importlib.import_module", "__import__", "lazy_import")
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
