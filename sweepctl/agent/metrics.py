@@ -1,7 +1,8 @@
 """The metrics channel: one JSON object per line, one line per logged step.
 
 A run's child appends lines to the file named by `SWEEPCTL_METRICS_FILE` (through
-`sweepctl.log` or the wandb capture in `bootstrap/sitecustomize.py`); the agent tails it.
+`sweepctl.log`, or `WandbCapture` below, which `bootstrap/sitecustomize.py` sets on wandb's run
+classes when the child imports wandb); the agent tails it.
 
 Format: each line is a JSON object of one step's values plus `_step` and `_timestamp`, as in a
 W&B history row. Non-finite floats are written as the tokens `NaN`, `Infinity` and `-Infinity`
@@ -15,12 +16,17 @@ so it imports only the standard library and nothing from the package.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
 import json
 import math
 import os
+import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 _MAX_DEPTH = 32
@@ -233,3 +239,167 @@ def metric_value(
         if number is not None:
             values.append(number)
     return best(values) if values else None
+
+
+# -- wandb capture, inside a run's Python child -------------------------------------------------
+
+
+class WandbCapture:
+    """Turns wandb's log calls into metrics-file steps, following wandb's step rules.
+
+    Made inside a run's child by `bootstrap/sitecustomize.py`, which loads this file by path
+    when the program imports wandb (so children that never do are spared reading this).
+
+    Per run: values accumulate for the current step; a call with `commit` true (the default
+    when no `step` is given) writes the step and moves to the next one; `step=` larger than
+    the current step writes what was pending and jumps there; a smaller one is dropped, as
+    wandb drops it. Whatever is pending is written at `finish()` or at interpreter exit.
+    """
+
+    _MARK = "_sweepctl_capture"
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._runs: Any = weakref.WeakKeyDictionary()  # run → [step, pending values]
+        atexit.register(self._flush_all)
+
+    def patch_module(self, module: Any, class_names: Iterable[str]) -> None:
+        for class_name in class_names:
+            cls = getattr(module, class_name, None)
+            if cls is None:
+                continue
+            for method, wrap in (("log", self._wrap_log), ("finish", self._wrap_finish)):
+                original = cls.__dict__.get(method)
+                if callable(original) and not getattr(original, self._MARK, False):
+                    setattr(cls, method, wrap(original))
+
+    def _wrap_log(self, original: Any) -> Any:
+        capture = self
+
+        @functools.wraps(original)
+        def log(run: Any, *args: Any, **kwargs: Any) -> Any:
+            local = capture._local
+            outer = not getattr(local, "active", False)
+            local.active = True
+            try:
+                result = original(run, *args, **kwargs)
+            finally:
+                if outer:
+                    local.active = False
+            # Only a call that wandb accepted is recorded, and only the outermost one.
+            if outer:
+                with contextlib.suppress(Exception):
+                    capture._on_log(run, args, kwargs)
+            return result
+
+        setattr(log, self._MARK, True)
+        return log
+
+    def _wrap_finish(self, original: Any) -> Any:
+        capture = self
+
+        @functools.wraps(original)
+        def finish(run: Any, *args: Any, **kwargs: Any) -> Any:
+            with contextlib.suppress(Exception):
+                capture._flush_run(run)
+            return original(run, *args, **kwargs)
+
+        setattr(finish, self._MARK, True)
+        return finish
+
+    def _on_log(self, run: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        data = args[0] if args else kwargs.get("data")
+        step = args[1] if len(args) > 1 else kwargs.get("step")
+        commit = args[2] if len(args) > 2 else kwargs.get("commit")
+        if not hasattr(data, "items"):
+            return
+        with self._lock:
+            state = self._runs.get(run)
+            if state is None:
+                try:
+                    first = int(getattr(run, "_starting_step", 0) or 0)
+                except Exception:
+                    first = 0
+                state = self._runs[run] = [first, {}]
+            if step is not None:
+                step = int(step)
+                if step < state[0]:
+                    return
+                if step > state[0]:
+                    self._write(state)
+                    state[0] = step
+            for key, value in data.items():
+                state[1][str(key)] = jsonable(value)
+            if (step is None) if commit is None else commit:
+                self._write(state)
+                state[0] += 1
+
+    def _write(self, state: list[Any]) -> None:
+        step, pending = state
+        if pending:
+            state[1] = {}
+            pending["_step"] = step
+            append(self._path, pending)
+
+    def _flush_run(self, run: Any) -> None:
+        with self._lock:
+            state = self._runs.pop(run, None)
+            if state is not None:
+                self._write(state)
+
+    def _flush_all(self) -> None:
+        try:
+            with self._lock:
+                states = list(self._runs.values())
+                self._runs.clear()
+                for state in states:
+                    self._write(state)
+        except Exception:
+            pass
+
+
+def patching_spec(
+    finder: Any, fullname: str, path: Any, target: Any, on_loaded: Callable[[str, Any], None]
+) -> Any:
+    """The spec the other meta path finders give `fullname`, its loader wrapped so that
+    `on_loaded(fullname, module)` runs once the module is loaded (None if none finds it)."""
+    for other in list(sys.meta_path):
+        find_spec = getattr(other, "find_spec", None)
+        if other is finder or find_spec is None:
+            continue
+        spec = find_spec(fullname, path, target)
+        if spec is not None:
+            break
+    else:
+        return None
+    if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+        return spec
+    spec.loader = _PatchingLoader(spec.loader, lambda module: on_loaded(fullname, module))
+    return spec
+
+
+class _PatchingLoader:
+    """Runs the real loader, then hands the loaded module to the capture."""
+
+    def __init__(self, loader: Any, on_loaded: Any) -> None:
+        self._loader = loader
+        self._on_loaded = on_loaded
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+    def create_module(self, spec: Any) -> Any:
+        create = getattr(self._loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        try:
+            module.__loader__ = self._loader
+            if getattr(module, "__spec__", None) is not None:
+                module.__spec__.loader = self._loader
+            self._on_loaded(module)
+        except Exception:
+            pass

@@ -51,7 +51,10 @@ def _sweep(row: Any) -> Sweep:
     )
 
 
-def _run(row: Any) -> Run:
+def _run(row: Any, *, with_summary: bool = True) -> Run:
+    """A Run from a row; ``with_summary=False`` for rows selected without the summary column
+    (looking a missing column up on a row costs an exception inside SQLAlchemy)."""
+    summary = row.summary if with_summary else None
     return Run(
         id=row.id,
         sweep_id=row.sweep_id,
@@ -64,7 +67,7 @@ def _run(row: Any) -> Run:
         started_at=row.started_at,
         ended_at=row.ended_at,
         heartbeat_at=row.heartbeat_at,
-        summary=json.loads(row.summary) if getattr(row, "summary", None) else {},
+        summary=json.loads(summary) if summary else {},
         metric=row.metric,
         history=json.loads(row.history) if row.history else [],
         steps=row.steps or 0,
@@ -128,6 +131,9 @@ class Store:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine = self._engine(url)
+        # Runs as the last claim read them, by id, with the row they were made from: a claim
+        # reads every run of its sweep, and most rows have not changed since the last one.
+        self._claimed_runs: dict[str, tuple[tuple[Any, ...], Run]] = {}
         self._ensure_schema()
 
     # -- connection set-up ---------------------------------------------------------------------
@@ -385,24 +391,15 @@ class Store:
         """
 
         def transaction(conn: Connection) -> tuple[str, Any]:
-            row = conn.execute(
-                sa.select(t.sweeps).where(t.sweeps.c.id == sweep_id).with_for_update()
-            ).first()
+            row = conn.execute(_SWEEP_FOR_UPDATE, {"b_sweep": sweep_id}).first()
             if row is None:
                 raise UsageError(f"no sweep {sweep_id!r} in this store")
             sweep = _sweep(row)
             if stale_after is not None:
                 _mark_crashed(conn, sweep_id, stale_after)
-            # Everything a decision may use, but not the summaries: they can be large, and
-            # reading them for every run at every claim would grow the claim with the sweep.
-            columns = [c for c in t.runs.c if c.name != "summary"]
             history = [
-                _run(r)
-                for r in conn.execute(
-                    sa.select(*columns)
-                    .where(t.runs.c.sweep_id == sweep_id)
-                    .order_by(t.runs.c.number)
-                ).all()
+                self._history_run(r)
+                for r in conn.execute(_CLAIM_HISTORY, {"b_sweep": sweep_id}).all()
             ]
             action, value = decide(sweep, history)
             now = time.time()
@@ -427,10 +424,20 @@ class Store:
                 "heartbeat_at": now,
                 "steps": 0,
             }
-            conn.execute(sa.insert(t.runs).values(**values))
+            conn.execute(_INSERT_RUN, values)
             return "run", _run(SimpleNamespace(**dict.fromkeys(_RUN_OPTIONAL), **values))
 
         return self.write(transaction)
+
+    def _history_run(self, row: Any) -> Run:
+        """The Run of a claim's history row (no summary), reused while its row is unchanged."""
+        values = tuple(row)
+        seen = self._claimed_runs.get(row.id)
+        if seen is not None and seen[0] == values:
+            return seen[1]
+        run = _run(row, with_summary=False)
+        self._claimed_runs[row.id] = (values, run)
+        return run
 
     def reap(self, sweep_id: str, stale_after: float) -> int:
         """Mark running runs whose agent has been silent too long as crashed; how many."""
@@ -498,9 +505,14 @@ class Store:
 
         def transaction(conn: Connection) -> None:
             ended = conn.execute(
-                sa.update(t.runs)
-                .where(t.runs.c.id == run_id, t.runs.c.state == "running")
-                .values(state=state, exit_code=exit_code, reason=reason, ended_at=now)
+                _FINISH_RUNNING,
+                {
+                    "b_run": run_id,
+                    "state": state,
+                    "exit_code": exit_code,
+                    "reason": reason,
+                    "ended_at": now,
+                },
             ).rowcount
             if not ended:
                 late = f"; it ended later as {state}" + (
@@ -617,20 +629,38 @@ _RUN_OPTIONAL = (
 )
 
 
+# The statements of every claim and every run's end, built once: building a statement and its
+# cache key costs more than SQLite takes to run it. Values come as bound parameters ("b_...").
+_SWEEP_FOR_UPDATE = (
+    sa.select(t.sweeps).where(t.sweeps.c.id == sa.bindparam("b_sweep")).with_for_update()
+)
+# Everything a decision may use, but not the summaries: they can be large, and reading them for
+# every run at every claim would grow the claim with the sweep.
+_CLAIM_HISTORY = (
+    sa.select(*(c for c in t.runs.c if c.name != "summary"))
+    .where(t.runs.c.sweep_id == sa.bindparam("b_sweep"))
+    .order_by(t.runs.c.number)
+)
+_INSERT_RUN = sa.insert(t.runs)
+# SET from the parameters named after columns: state, exit_code, reason, ended_at.
+_FINISH_RUNNING = sa.update(t.runs).where(
+    t.runs.c.id == sa.bindparam("b_run"), t.runs.c.state == "running"
+)
+_MARK_CRASHED = (
+    sa.update(t.runs)
+    .where(
+        t.runs.c.sweep_id == sa.bindparam("b_sweep"),
+        t.runs.c.state == "running",
+        t.runs.c.heartbeat_at < sa.bindparam("b_before"),
+    )
+    .values(state="crashed", ended_at=t.runs.c.heartbeat_at, reason=sa.bindparam("b_reason"))
+)
+
+
 def _mark_crashed(conn: Connection, sweep_id: str, stale_after: float) -> int:
     """In a write transaction: running runs unheard of for ``stale_after`` s become crashed."""
-    now = time.time()
+    reason = f"no heartbeat for {stale_after:g}s: its agent is gone (killed, or its machine lost)"
+    before = time.time() - stale_after
     return conn.execute(
-        sa.update(t.runs)
-        .where(
-            t.runs.c.sweep_id == sweep_id,
-            t.runs.c.state == "running",
-            t.runs.c.heartbeat_at < now - stale_after,
-        )
-        .values(
-            state="crashed",
-            ended_at=t.runs.c.heartbeat_at,
-            reason=f"no heartbeat for {stale_after:g}s: its agent is gone "
-            "(killed, or its machine lost)",
-        )
+        _MARK_CRASHED, {"b_sweep": sweep_id, "b_before": before, "b_reason": reason}
     ).rowcount

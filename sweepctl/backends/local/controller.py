@@ -39,8 +39,10 @@ def requeued(spec: SweepSpec, runs: list[Run]) -> dict[str, Any] | None:
     ones with ``retry_failed``, while the config has had at most ``retries`` retries and no
     attempt of it is running or has ended any other way.
     """
-    retries = int(spec.options.get("retries", RETRIES))
     again = set(REQUEUED_STATES) | ({"failed"} if spec.options.get("retry_failed") else set())
+    if not any(r.state in again for r in runs):
+        return None  # the common case, without a config key for every run at every claim
+    retries = int(spec.options.get("retries", RETRIES))
     attempts = Counter(config_key(r.config) for r in runs)
     settled = {config_key(r.config) for r in runs if r.state not in again}
     for run in runs:
