@@ -431,7 +431,7 @@ def _stages() -> list[tuple[Any, str, str]]:
 
     return [
         (base.Store, "claim", "store.claim (one transaction)"),
-        (base, "_mark_crashed", "  store: mark silent agents' runs crashed"),
+        (base, "mark_crashed", "  store: mark silent agents' runs crashed"),
         (base.Store, "_history_run", "  store: a Run per history row (reused while unchanged)"),
         (local, "decide", "  controller.decide"),
         (grid, "suggest", "    search.grid.suggest"),

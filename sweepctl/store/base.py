@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import string
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,107 +10,29 @@ from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from sweepctl.errors import SweepctlError, UsageError
+from sweepctl.errors import UsageError
 from sweepctl.records import Run, Sweep
 from sweepctl.spec.checks import closest
 from sweepctl.store import tables as t
+from sweepctl.store.database import Database
+from sweepctl.store.locate import STORE_DIR, find_default_store, resolve_url
+from sweepctl.store.rows import (
+    CLAIM_HISTORY,
+    FINISH_RUNNING,
+    INSERT_RUN,
+    RUN_OPTIONAL,
+    SWEEP_FOR_UPDATE,
+    dumps,
+    mark_crashed,
+    new_id,
+    run_from_row,
+    sweep_from_row,
+)
 from sweepctl.urls import redact
 
-STORE_DIR = ".sweepctl"
-STORE_FILE = "sweepctl.db"
-_ID_ALPHABET = string.ascii_lowercase + string.digits
-
-
-def new_id(length: int = 8) -> str:
-    """A W&B-style id: lower-case letters and digits."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str)
-
-
-def _sweep(row: Any) -> Sweep:
-    return Sweep(
-        id=row.id,
-        name=row.name,
-        project=row.project,
-        entity=row.entity,
-        method=row.method,
-        state=row.state,
-        state_reason=row.state_reason,
-        config=json.loads(row.spec),
-        source=row.source,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _run(row: Any, *, with_summary: bool = True) -> Run:
-    """A Run from a row; ``with_summary=False`` for rows selected without the summary column
-    (looking a missing column up on a row costs an exception inside SQLAlchemy)."""
-    summary = row.summary if with_summary else None
-    return Run(
-        id=row.id,
-        sweep_id=row.sweep_id,
-        number=row.number,
-        state=row.state,
-        config=json.loads(row.config),
-        agent_id=row.agent_id,
-        exit_code=row.exit_code,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        heartbeat_at=row.heartbeat_at,
-        summary=json.loads(summary) if summary else {},
-        metric=row.metric,
-        history=json.loads(row.history) if row.history else [],
-        steps=row.steps or 0,
-        reason=row.reason,
-        stop_requested=row.stop_requested,
-    )
-
-
-# -- finding the store -------------------------------------------------------------------------
-
-
-def find_default_store(start: Path | None = None) -> Path | None:
-    """The nearest ``.sweepctl/sweepctl.db`` in ``start`` or its parents, like git's ``.git``."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / STORE_DIR / STORE_FILE
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def resolve_url(storage: str | None, *, create: bool = False) -> str:
-    """The SQLAlchemy URL for ``--storage``, ``SWEEPCTL_STORAGE`` or the default store."""
-    storage = storage or os.environ.get("SWEEPCTL_STORAGE") or None
-    if storage is None:
-        found = find_default_store()
-        if found is None:
-            if not create:
-                raise UsageError(
-                    f"no sweepctl store in {Path.cwd()} or its parents",
-                    hint="create a sweep first (`sweepctl create FILE`), or pass --storage URL",
-                )
-            found = Path.cwd() / STORE_DIR / STORE_FILE
-        return f"sqlite:///{found}"
-    if storage.startswith(("postgres://", "postgresql://")):
-        return "postgresql+psycopg://" + storage.split("://", 1)[1]
-    if "://" not in storage:
-        storage = f"sqlite:///{Path(storage).resolve()}"
-    if storage.startswith("sqlite:///") and not create:
-        path = Path(storage.removeprefix("sqlite:///"))
-        if not path.is_file():
-            raise UsageError(
-                f"the store {path} does not exist",
-                hint="check --storage / SWEEPCTL_STORAGE, or create a sweep there first",
-            )
-    return storage
+__all__ = ["Store", "find_default_store", "open_store", "redact", "resolve_url"]
 
 
 def open_store(storage: str | None = None, *, create: bool = False) -> Store:
@@ -124,55 +43,14 @@ def open_store(storage: str | None = None, *, create: bool = False) -> Store:
 # -- the store ---------------------------------------------------------------------------------
 
 
-class Store:
+class Store(Database):
     """All reads and writes of sweeps, runs, metrics and agents."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        self.engine = self._engine(url)
+        super().__init__(url)
         # Runs as the last claim read them, by id, with the row they were made from: a claim
         # reads every run of its sweep, and most rows have not changed since the last one.
         self._claimed_runs: dict[str, tuple[tuple[Any, ...], Run]] = {}
-        self._ensure_schema()
-
-    # -- connection set-up ---------------------------------------------------------------------
-    def _engine(self, url: str) -> Engine:
-        if self.is_sqlite:
-            path = Path(url.removeprefix("sqlite:///"))
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not path.exists():
-                # Sweeps and their runs' configs are the user's business: owner only.
-                path.touch(mode=0o600)
-            engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-            @sa.event.listens_for(engine, "connect")
-            def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-                # Take transactions into our own hands: pysqlite's implicit BEGIN is DEFERRED,
-                # and a deferred read that later writes can fail with "database is locked".
-                dbapi_connection.isolation_level = None
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-                cursor.execute("PRAGMA busy_timeout=30000")
-                cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.close()
-
-            @sa.event.listens_for(engine, "begin")
-            def _on_begin(connection: Connection) -> None:
-                mode = (
-                    "IMMEDIATE" if connection.get_execution_options().get("write") else "DEFERRED"
-                )
-                connection.exec_driver_sql(f"BEGIN {mode}")
-
-            return engine
-        try:
-            return sa.create_engine(url, pool_pre_ping=True)
-        except ModuleNotFoundError as exc:
-            raise UsageError(
-                f"the PostgreSQL driver is not installed ({exc.name})",
-                hint="pip install 'sweepctl[postgres]'",
-            ) from None
 
     @property
     def files_dir(self) -> Path:
@@ -182,102 +60,6 @@ class Store:
         folder = Path.cwd() / STORE_DIR
         folder.mkdir(mode=0o700, exist_ok=True)
         return folder
-
-    def write(self, fn: Callable[[Connection], Any], attempts: int = 8) -> Any:
-        """Run ``fn`` in one write transaction (SQLite: BEGIN IMMEDIATE)."""
-        return self._transaction(fn, write=True, attempts=attempts)
-
-    def read(self, fn: Callable[[Connection], Any], attempts: int = 8) -> Any:
-        """Run ``fn`` in one read transaction."""
-        return self._transaction(fn, write=False, attempts=attempts)
-
-    def _transaction(self, fn: Callable[[Connection], Any], *, write: bool, attempts: int) -> Any:
-        """One transaction, retried with backoff while the database is busy or reconnecting.
-
-        A busy SQLite file, a PostgreSQL serialisation failure or a dropped connection (a
-        server restart) are worth waiting for: about ten seconds in all before giving up.
-        """
-        delay = 0.05
-        for attempt in range(attempts):
-            try:
-                with self.engine.connect().execution_options(write=write) as conn, conn.begin():
-                    return fn(conn)
-            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-                text = str(exc.orig).lower()
-                busy = "locked" in text or "busy" in text or "could not serialize" in text
-                lost = exc.connection_invalidated or "connection" in text or "terminating" in text
-                if not (busy or lost) or attempt == attempts - 1:
-                    raise SweepctlError(
-                        f"the store could not be {'written' if write else 'read'}: {exc.orig}",
-                        hint=f"store: {redact(self.url)}",
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
-
-    def _ensure_schema(self) -> None:
-        """Create the tables on first use; refuse a store written by a newer sweepctl."""
-        try:
-            with self.engine.connect() as conn:
-                version = int(
-                    conn.execute(
-                        sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
-                    ).scalar_one()
-                )
-        except (sa.exc.ProgrammingError, sa.exc.OperationalError, sa.exc.NoResultFound):
-            version = None  # no tables yet, or the server is down: `setup` will tell which
-        if version is not None:
-            if version > t.SCHEMA_VERSION:
-                raise UsageError(
-                    f"this store was written by a newer sweepctl (schema {version}, "
-                    f"this version knows {t.SCHEMA_VERSION})",
-                    hint="upgrade sweepctl",
-                )
-            if version < t.SCHEMA_VERSION:
-                self._migrate(version)
-            return
-
-        def setup(conn: Connection) -> None:
-            t.metadata.create_all(conn)
-            exists = conn.execute(
-                sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
-            ).first()
-            if exists is None:
-                conn.execute(
-                    sa.insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION))
-                )
-
-        self.write(setup)
-
-    def _migrate(self, version: int) -> None:
-        """Upgrade an older store in place, one version at a time; nothing is dropped."""
-
-        def upgrade(conn: Connection) -> None:
-            current = int(
-                conn.execute(
-                    sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
-                ).scalar_one()
-            )
-            for target in range(current + 1, t.SCHEMA_VERSION + 1):
-                steps = t.MIGRATIONS[target]
-                for statement in (*steps.get("*", ()), *steps.get(conn.dialect.name, ())):
-                    conn.exec_driver_sql(statement)
-                conn.execute(
-                    sa.update(t.meta)
-                    .where(t.meta.c.key == "schema_version")
-                    .values(value=str(target))
-                )
-
-        self.write(upgrade)
-
-    def schema_version(self) -> int:
-        return int(
-            self.read(
-                lambda c: c.execute(
-                    sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
-                ).scalar_one()
-            )
-        )
 
     # -- sweeps --------------------------------------------------------------------------------
     def create_sweep(
@@ -298,19 +80,19 @@ class Store:
             "method": config["method"],
             "state": "running",
             "state_reason": None,
-            "spec": _dumps(config),
+            "spec": dumps(config),
             "source": source,
             "created_at": now,
             "updated_at": now,
         }
         self.write(lambda c: c.execute(sa.insert(t.sweeps).values(**values)))
-        return _sweep(SimpleNamespace(**values))
+        return sweep_from_row(SimpleNamespace(**values))
 
     def sweeps(self) -> list[Sweep]:
         rows = self.read(
             lambda c: c.execute(sa.select(t.sweeps).order_by(t.sweeps.c.created_at)).all()
         )
-        return [_sweep(r) for r in rows]
+        return [sweep_from_row(r) for r in rows]
 
     def get_sweep(self, ref: str) -> Sweep:
         """A sweep by id, unique id prefix, or name; a clear error otherwise."""
@@ -353,13 +135,13 @@ class Store:
         if states:
             query = query.where(t.runs.c.state.in_(list(states)))
         rows = self.read(lambda c: c.execute(query.order_by(t.runs.c.number)).all())
-        return [_run(r) for r in rows]
+        return [run_from_row(r) for r in rows]
 
     def get_run(self, run_id: str) -> Run:
         row = self.read(lambda c: c.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first())
         if row is None:
             raise UsageError(f"no run {run_id!r} in this store")
-        return _run(row)
+        return run_from_row(row)
 
     def run_counts(self) -> dict[str, dict[str, int]]:
         """``{sweep_id: {state: count}}`` for every sweep."""
@@ -391,15 +173,15 @@ class Store:
         """
 
         def transaction(conn: Connection) -> tuple[str, Any]:
-            row = conn.execute(_SWEEP_FOR_UPDATE, {"b_sweep": sweep_id}).first()
+            row = conn.execute(SWEEP_FOR_UPDATE, {"b_sweep": sweep_id}).first()
             if row is None:
                 raise UsageError(f"no sweep {sweep_id!r} in this store")
-            sweep = _sweep(row)
+            sweep = sweep_from_row(row)
             if stale_after is not None:
-                _mark_crashed(conn, sweep_id, stale_after)
+                mark_crashed(conn, sweep_id, stale_after)
             history = [
                 self._history_run(r)
-                for r in conn.execute(_CLAIM_HISTORY, {"b_sweep": sweep_id}).all()
+                for r in conn.execute(CLAIM_HISTORY, {"b_sweep": sweep_id}).all()
             ]
             action, value = decide(sweep, history)
             now = time.time()
@@ -417,15 +199,15 @@ class Store:
                 "sweep_id": sweep_id,
                 "number": len(history),
                 "state": "running",
-                "config": _dumps(value),
+                "config": dumps(value),
                 "agent_id": agent_id,
                 "created_at": now,
                 "started_at": now,
                 "heartbeat_at": now,
                 "steps": 0,
             }
-            conn.execute(_INSERT_RUN, values)
-            return "run", _run(SimpleNamespace(**dict.fromkeys(_RUN_OPTIONAL), **values))
+            conn.execute(INSERT_RUN, values)
+            return "run", run_from_row(SimpleNamespace(**dict.fromkeys(RUN_OPTIONAL), **values))
 
         return self.write(transaction)
 
@@ -435,13 +217,13 @@ class Store:
         seen = self._claimed_runs.get(row.id)
         if seen is not None and seen[0] == values:
             return seen[1]
-        run = _run(row, with_summary=False)
+        run = run_from_row(row, with_summary=False)
         self._claimed_runs[row.id] = (values, run)
         return run
 
     def reap(self, sweep_id: str, stale_after: float) -> int:
         """Mark running runs whose agent has been silent too long as crashed; how many."""
-        return self.write(lambda conn: _mark_crashed(conn, sweep_id, stale_after))
+        return self.write(lambda conn: mark_crashed(conn, sweep_id, stale_after))
 
     def record_metrics(
         self,
@@ -459,7 +241,7 @@ class Store:
                 conn.execute(
                     sa.insert(t.metrics),
                     [
-                        {"run_id": run_id, "step": first_step + i, "data": _dumps(r)}
+                        {"run_id": run_id, "step": first_step + i, "data": dumps(r)}
                         for i, r in enumerate(rows)
                     ],
                 )
@@ -467,11 +249,11 @@ class Store:
                 sa.update(t.runs)
                 .where(t.runs.c.id == run_id)
                 .values(
-                    summary=_dumps(summary),
+                    summary=dumps(summary),
                     metric=metric,
                     steps=first_step + len(rows),
                     heartbeat_at=time.time(),
-                    **({"history": _dumps(list(metric_history))} if metric_history else {}),
+                    **({"history": dumps(list(metric_history))} if metric_history else {}),
                 )
             )
 
@@ -505,7 +287,7 @@ class Store:
 
         def transaction(conn: Connection) -> None:
             ended = conn.execute(
-                _FINISH_RUNNING,
+                FINISH_RUNNING,
                 {
                     "b_run": run_id,
                     "state": state,
@@ -615,52 +397,3 @@ class Store:
                 sa.update(t.agents).where(t.agents.c.id == agent_id).values(ended_at=time.time())
             )
         )
-
-
-# Columns a freshly claimed run does not have yet.
-_RUN_OPTIONAL = (
-    "exit_code",
-    "ended_at",
-    "summary",
-    "metric",
-    "history",
-    "reason",
-    "stop_requested",
-)
-
-
-# The statements of every claim and every run's end, built once: building a statement and its
-# cache key costs more than SQLite takes to run it. Values come as bound parameters ("b_...").
-_SWEEP_FOR_UPDATE = (
-    sa.select(t.sweeps).where(t.sweeps.c.id == sa.bindparam("b_sweep")).with_for_update()
-)
-# Everything a decision may use, but not the summaries: they can be large, and reading them for
-# every run at every claim would grow the claim with the sweep.
-_CLAIM_HISTORY = (
-    sa.select(*(c for c in t.runs.c if c.name != "summary"))
-    .where(t.runs.c.sweep_id == sa.bindparam("b_sweep"))
-    .order_by(t.runs.c.number)
-)
-_INSERT_RUN = sa.insert(t.runs)
-# SET from the parameters named after columns: state, exit_code, reason, ended_at.
-_FINISH_RUNNING = sa.update(t.runs).where(
-    t.runs.c.id == sa.bindparam("b_run"), t.runs.c.state == "running"
-)
-_MARK_CRASHED = (
-    sa.update(t.runs)
-    .where(
-        t.runs.c.sweep_id == sa.bindparam("b_sweep"),
-        t.runs.c.state == "running",
-        t.runs.c.heartbeat_at < sa.bindparam("b_before"),
-    )
-    .values(state="crashed", ended_at=t.runs.c.heartbeat_at, reason=sa.bindparam("b_reason"))
-)
-
-
-def _mark_crashed(conn: Connection, sweep_id: str, stale_after: float) -> int:
-    """In a write transaction: running runs unheard of for ``stale_after`` s become crashed."""
-    reason = f"no heartbeat for {stale_after:g}s: its agent is gone (killed, or its machine lost)"
-    before = time.time() - stale_after
-    return conn.execute(
-        _MARK_CRASHED, {"b_sweep": sweep_id, "b_before": before, "b_reason": reason}
-    ).rowcount

@@ -1,0 +1,161 @@
+"""The connection to a store: the engine (SQLite's locking set up for many agents), one
+transaction at a time with retries while the database is busy or reconnecting, the schema and
+its migrations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from sweepctl.errors import SweepctlError, UsageError
+from sweepctl.store import tables as t
+from sweepctl.urls import redact
+
+
+class Database:
+    """An engine for ``url`` with the schema in place; :class:`~sweepctl.store.base.Store`
+    adds what sweepctl stores."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = self._engine(url)
+        self._ensure_schema()
+
+    def _engine(self, url: str) -> Engine:
+        if self.is_sqlite:
+            path = Path(url.removeprefix("sqlite:///"))
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                # Sweeps and their runs' configs are the user's business: owner only.
+                path.touch(mode=0o600)
+            engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+            @sa.event.listens_for(engine, "connect")
+            def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+                # Take transactions into our own hands: pysqlite's implicit BEGIN is DEFERRED,
+                # and a deferred read that later writes can fail with "database is locked".
+                dbapi_connection.isolation_level = None
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+            @sa.event.listens_for(engine, "begin")
+            def _on_begin(connection: Connection) -> None:
+                mode = (
+                    "IMMEDIATE" if connection.get_execution_options().get("write") else "DEFERRED"
+                )
+                connection.exec_driver_sql(f"BEGIN {mode}")
+
+            return engine
+        try:
+            return sa.create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:
+            raise UsageError(
+                f"the PostgreSQL driver is not installed ({exc.name})",
+                hint="pip install 'sweepctl[postgres]'",
+            ) from None
+
+    def write(self, fn: Callable[[Connection], Any], attempts: int = 8) -> Any:
+        """Run ``fn`` in one write transaction (SQLite: BEGIN IMMEDIATE)."""
+        return self._transaction(fn, write=True, attempts=attempts)
+
+    def read(self, fn: Callable[[Connection], Any], attempts: int = 8) -> Any:
+        """Run ``fn`` in one read transaction."""
+        return self._transaction(fn, write=False, attempts=attempts)
+
+    def _transaction(self, fn: Callable[[Connection], Any], *, write: bool, attempts: int) -> Any:
+        """One transaction, retried with backoff while the database is busy or reconnecting.
+
+        A busy SQLite file, a PostgreSQL serialisation failure or a dropped connection (a
+        server restart) are worth waiting for: about ten seconds in all before giving up.
+        """
+        delay = 0.05
+        for attempt in range(attempts):
+            try:
+                with self.engine.connect().execution_options(write=write) as conn, conn.begin():
+                    return fn(conn)
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                text = str(exc.orig).lower()
+                busy = "locked" in text or "busy" in text or "could not serialize" in text
+                lost = exc.connection_invalidated or "connection" in text or "terminating" in text
+                if not (busy or lost) or attempt == attempts - 1:
+                    raise SweepctlError(
+                        f"the store could not be {'written' if write else 'read'}: {exc.orig}",
+                        hint=f"store: {redact(self.url)}",
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
+
+    def _ensure_schema(self) -> None:
+        """Create the tables on first use; refuse a store written by a newer sweepctl."""
+        try:
+            with self.engine.connect() as conn:
+                version = int(
+                    conn.execute(
+                        sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+                    ).scalar_one()
+                )
+        except (sa.exc.ProgrammingError, sa.exc.OperationalError, sa.exc.NoResultFound):
+            version = None  # no tables yet, or the server is down: `setup` will tell which
+        if version is not None:
+            if version > t.SCHEMA_VERSION:
+                raise UsageError(
+                    f"this store was written by a newer sweepctl (schema {version}, "
+                    f"this version knows {t.SCHEMA_VERSION})",
+                    hint="upgrade sweepctl",
+                )
+            if version < t.SCHEMA_VERSION:
+                self._migrate(version)
+            return
+
+        def setup(conn: Connection) -> None:
+            t.metadata.create_all(conn)
+            exists = conn.execute(
+                sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+            ).first()
+            if exists is None:
+                conn.execute(
+                    sa.insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION))
+                )
+
+        self.write(setup)
+
+    def _migrate(self, version: int) -> None:
+        """Upgrade an older store in place, one version at a time; nothing is dropped."""
+
+        def upgrade(conn: Connection) -> None:
+            current = int(
+                conn.execute(
+                    sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+                ).scalar_one()
+            )
+            for target in range(current + 1, t.SCHEMA_VERSION + 1):
+                steps = t.MIGRATIONS[target]
+                for statement in (*steps.get("*", ()), *steps.get(conn.dialect.name, ())):
+                    conn.exec_driver_sql(statement)
+                conn.execute(
+                    sa.update(t.meta)
+                    .where(t.meta.c.key == "schema_version")
+                    .values(value=str(target))
+                )
+
+        self.write(upgrade)
+
+    def schema_version(self) -> int:
+        return int(
+            self.read(
+                lambda c: c.execute(
+                    sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+                ).scalar_one()
+            )
+        )
