@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl.agent import macros
-from sweepctl.agent.metrics import MetricsTail, metric_history, metric_value, summarize
+from sweepctl.agent.metrics import MetricsTail
 from sweepctl.agent.process import (
     Child,
     check_runnable,
@@ -40,6 +40,7 @@ from sweepctl.backends.local.controller import (
     settle,
 )
 from sweepctl.errors import SweepctlError, UsageError
+from sweepctl.run_metric import metric_history, metric_value, summarize
 from sweepctl.search.bayes import warm_up
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep

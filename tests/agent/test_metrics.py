@@ -16,7 +16,8 @@ import pytest
 
 import sweepctl
 from sweepctl.agent import metrics
-from sweepctl.agent.metrics import MetricsTail, metric_history, metric_value, summarize
+from sweepctl.agent.metrics import MetricsTail
+from sweepctl.run_metric import metric_history, metric_value, summarize
 
 
 class FakeScalar:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sweepctl.agent.metrics import metric_history
+from sweepctl.run_metric import metric_history
 from sweepctl.search import RunRecord
 from sweepctl.spec import build_spec
 from sweepctl.spec.model import SweepSpec

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sweepctl.agent.metrics import metric_history
 from sweepctl.errors import Problem, SweepctlError, UsageError
 from sweepctl.records import Run, Sweep
+from sweepctl.run_metric import metric_history
 from sweepctl.spec import build_spec
 
 # entity/project/id, as `wandb agent` takes it (a `wandb:` prefix is accepted too).

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sweepctl.agent.metrics import metric_history
 from sweepctl.domain import config_key
 from sweepctl.errors import UsageError
 from sweepctl.results.export import best_run, flatten, rank, scored_runs
+from sweepctl.run_metric import metric_history
 from sweepctl.spec.checks import did_you_mean
 
 if TYPE_CHECKING:
