@@ -152,6 +152,12 @@ class Backend(Protocol):
         """Where the sweeps are, fit to print (a redacted store URL, W&B's server)."""
         ...
 
+    def prepare(
+        self, config: dict[str, Any], lines: dict[tuple, int] | None = None
+    ) -> tuple[dict[str, Any], list[Problem]]:
+        """The config this backend would store, and a warning per option it would ignore."""
+        ...
+
     def create(
         self, config: dict[str, Any], *, source: str | None, lines: dict[tuple, int] | None
     ) -> NewSweep:

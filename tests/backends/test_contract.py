@@ -123,6 +123,7 @@ def harness(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_a_created_sweep_is_found_by_its_id(harness: Harness) -> None:
+    assert isinstance(harness.backend, Backend)  # every method of the protocol is there
     sweep_id = harness.create()
     sweep = harness.backend.get_sweep(sweep_id)
     assert isinstance(sweep, Sweep)
