@@ -8,7 +8,6 @@ them as killed, a second one kills them at once.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -28,19 +27,18 @@ from sweepctl.agent.process import (
     restore_signals,
     tail,
 )
+from sweepctl.agent.recorder import Recorder
 from sweepctl.backends.base import AgentReport, Observer, Outcome
 from sweepctl.backends.local.controller import (
     DONE,
     FINISH,
     RUN,
     WAIT,
-    early_stops,
     heartbeat_timeout,
     next_run,
     settle,
 )
 from sweepctl.errors import SweepctlError, UsageError
-from sweepctl.run_metric import metric_history, metric_value, summarize
 from sweepctl.search.bayes import warm_up
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep
@@ -49,6 +47,7 @@ POLL = 0.25  # how often a worker looks at its child's metrics, in seconds
 CONTROL_EVERY = 1.0  # how often the agent reads pause/stop/cancel from the store
 HEARTBEAT_EVERY = 10.0
 GRACE = 10.0  # seconds between SIGTERM and SIGKILL
+STORE_RETRY = 2.0  # seconds between tries of a write that must not be lost
 FLAPPING_WINDOW = 60.0  # W&B: 3 failures in the agent's first minute stop it
 FLAPPING_MAX = 3
 BOOTSTRAP_DIR = Path(__file__).with_name("bootstrap")
@@ -388,7 +387,10 @@ class Agent:
             with self._lock:
                 self._active.pop(run.id, None)
                 self._stop_requests.pop(run.id, None)
-        self.store.finish_run(run.id, state, exit_code=code, reason=reason)
+        self._persist(
+            lambda: self.store.finish_run(run.id, state, exit_code=code, reason=reason),
+            f"how run {run.id} ended",
+        )
         outcome = Outcome(run, state, code, reason, child.elapsed, files.log, metric)
         self.observer.ended(outcome)
         return outcome
@@ -397,7 +399,7 @@ class Agent:
         self, run: Run, child: Child, files: RunFiles
     ) -> tuple[str, int | None, str | None, float | None]:
         metrics = MetricsTail(files.metrics)
-        recorder = _Recorder(self.store, self.sweep.id, run.id, self.spec, self.observer)
+        recorder = Recorder(self.store, self.sweep.id, run.id, self.spec, self.observer)
         deadline = child.started + self.timeout if self.timeout else None
         while True:
             code = child.wait(POLL)
@@ -410,7 +412,10 @@ class Agent:
                 state, reason = ending
                 code = child.stop(self.grace, self._kill_now)
                 recorder.add(metrics.read_new(final=True))
+                self._persist(recorder.flush, f"run {run.id}'s last metrics")
                 return state, code, reason, recorder.best
+        # Rows kept while the store was away are written before the run's end is.
+        self._persist(recorder.flush, f"run {run.id}'s last metrics")
         if code == 0:
             return "finished", code, None, recorder.best
         if code < 0:
@@ -421,6 +426,27 @@ class Agent:
         last = tail(files.log, 1)
         why = f"exit code {code}" + (f": {last[0].strip()}" if last else "")
         return "failed", code, why, recorder.best
+
+    def _persist(self, write: Callable[[], Any], what: str) -> None:
+        """Do a store write that results depend on, however long the store is away.
+
+        A run's last metrics and its end are kept in memory and tried again every
+        ``STORE_RETRY`` seconds (each try has the store's own retries) until the store takes
+        them; the agent says once that it waits. Only a second Ctrl-C gives up, and then the
+        run stays "running" until the heartbeat rule marks it crashed and offers it again.
+        """
+        said = False
+        while True:
+            try:
+                write()
+                return
+            except SweepctlError as exc:
+                if self._kill_now.is_set():
+                    raise
+                if not said:
+                    self.say(f"waiting for the store to record {what}: {exc.message}")
+                    said = True
+            self._kill_now.wait(STORE_RETRY)
 
     def _ending(self, run_id: str, deadline: float | None) -> tuple[str, str] | None:
         """Why a running child must stop now, as (state, reason), or None."""
@@ -437,53 +463,3 @@ class Agent:
         if deadline is not None and time.monotonic() >= deadline:
             return "timeout", f"ran past the {self.timeout:g}s timeout"
         return None
-
-
-class _Recorder:
-    """Moves a run's new history rows into the store, keeping its summary and metric.
-
-    With early termination, every batch of new metric values is followed by a look at the
-    whole sweep, so a run is judged as soon as its data exists, whichever agent runs it.
-    """
-
-    def __init__(
-        self, store: Store, sweep_id: str, run_id: str, spec: SweepSpec, observer: Any
-    ) -> None:
-        self.store = store
-        self.observer = observer
-        self.sweep_id = sweep_id
-        self.run_id = run_id
-        self.spec = spec
-        self.metric = spec.metric
-        self.steps = 0
-        self.summary: dict[str, Any] = {}
-        self.best: float | None = None
-        self.history: list[float] = []
-        self.pending: list[dict[str, Any]] = []
-
-    def add(self, rows: list[dict[str, Any]]) -> None:
-        """Take new rows; write them with what is still pending (a store that was away)."""
-        if not rows and not self.pending:
-            return
-        self.summary.update(summarize(rows))
-        new_values: list[float] = []
-        if self.metric is not None and rows:
-            new_values = metric_history(rows, self.metric.name)
-            self.history.extend(new_values)
-            value = metric_value(rows, self.summary, self.metric.name, self.metric.goal)
-            if value is not None:
-                better = max if self.metric.maximize else min
-                self.best = value if self.best is None else better(self.best, value)
-        self.pending.extend(rows)
-        self.observer.progress(self.run_id, self.summary, self.best)
-        try:
-            self.store.record_metrics(
-                self.run_id, self.steps, self.pending, self.summary, self.best, self.history
-            )
-        except SweepctlError:
-            return  # kept in memory; the next poll tries again, the child keeps running
-        self.steps += len(self.pending)
-        self.pending = []
-        if new_values and self.spec.early_terminate is not None:
-            with contextlib.suppress(SweepctlError):  # judged again with the next values
-                early_stops(self.store, self.sweep_id, self.spec)
