@@ -274,6 +274,38 @@ def test_ctrl_c_stops_children_records_them_and_exits_130(ws):
     assert pids_running("prog.py", ws.root) == []
 
 
+UNTIL_FAST = """
+import os, time
+import sweepctl
+sweepctl.log({"loss": 1.0})
+while not os.path.exists("fast"):
+    time.sleep(0.05)
+sweepctl.log({"loss": 0.5})
+"""
+
+
+@pytest.mark.slow
+def test_grid_points_interrupted_by_ctrl_c_are_run_again(ws):
+    ws.file("prog.py", UNTIL_FAST)
+    ws.file("s.yaml", SLOW_SWEEP.replace("[1, 2, 3, 4, 5, 6]", "[1, 2]"))
+    sweep = ws.create("s.yaml")
+    proc = ws.popen("agent", sweep, "--workers", "2")
+    _wait_for(lambda: len(_running(ws, sweep)) == 2)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert [r["state"] for r in ws.json("runs", sweep)] == ["killed", "killed"]
+    (ws.root / "fast").touch()
+    # Ctrl-C judged no config: both points are offered again, and only then is it finished.
+    again = ws.run("agent", sweep)
+    assert "all grid points have been handed out (4 runs)" in again.stderr
+    runs = ws.json("runs", sweep)
+    done = sorted(r["config"]["a"] for r in runs if r["state"] == "finished")
+    assert done == [1, 2] and len(runs) == 4
+    (listed,) = [s for s in ws.json("ls") if s["sweep_id"] == sweep]
+    assert listed["state"] == "finished"
+
+
 @SQLITE_ONLY
 def test_export_best_and_export_formats(ws):
     ws.file("prog.py", ECHO_PROGRAM)

@@ -12,7 +12,7 @@ import random
 from collections import Counter
 from typing import Any
 
-from sweepctl.domain import REQUEUED_STATES, config_key
+from sweepctl.domain import REQUEUED_STATES, RunState, config_key
 from sweepctl.duration import parse_duration
 from sweepctl.records import Run, Sweep, search_records
 from sweepctl.search.methods import method
@@ -32,24 +32,59 @@ def heartbeat_timeout(spec: SweepSpec) -> float:
     return parse_duration(value) if value is not None else HEARTBEAT_TIMEOUT
 
 
+def interrupted(run: Run) -> bool:
+    """Whether a run was ended by its agent's interrupt (Ctrl-C), not by anyone's decision:
+    `stop --cancel` and early termination ask for the stop first (``stop_requested``)."""
+    return run.state == RunState.KILLED and run.stop_requested is None
+
+
+def _unresolved(spec: SweepSpec, runs: list[Run]) -> tuple[set[str], Counter[str]]:
+    """The configs (by key) with no attempt that counts, and each config's retried attempts.
+
+    An attempt counts when it is running or ended by the program or a decision: finished,
+    failed (unless ``retry_failed``), stopped, timeout, killed by a cancel. Crashed and
+    preempted attempts use up ``retries``; interrupted ones (Ctrl-C) do not: the person who
+    pressed it did not judge the config.
+    """
+    again = set(REQUEUED_STATES) | ({"failed"} if spec.options.get("retry_failed") else set())
+    attempts: Counter[str] = Counter()
+    settled: set[str] = set()
+    keys: dict[str, None] = {}
+    for run in runs:
+        key = config_key(run.config)
+        keys[key] = None
+        if interrupted(run):
+            continue
+        if run.state in again:
+            attempts[key] += 1
+        else:
+            settled.add(key)
+    return {k for k in keys if k not in settled}, attempts
+
+
 def requeued(spec: SweepSpec, runs: list[Run]) -> dict[str, Any] | None:
     """The config of the oldest run that ended through no fault of its own, to run again.
 
-    Crashed (agent lost) and preempted (agent sent SIGTERM) runs are retried, and failed
-    ones with ``retry_failed``, while the config has had at most ``retries`` retries and no
-    attempt of it is running or has ended any other way.
+    Interrupted runs (Ctrl-C on their agent) are always offered again; crashed (agent lost)
+    and preempted (agent sent SIGTERM) runs, and failed ones with ``retry_failed``, while
+    the config has had at most ``retries`` such attempts beyond the first. Never while an
+    attempt of the config is running or has ended any other way.
     """
     again = set(REQUEUED_STATES) | ({"failed"} if spec.options.get("retry_failed") else set())
-    if not any(r.state in again for r in runs):
+    if not any(r.state in again or interrupted(r) for r in runs):
         return None  # the common case, without a config key for every run at every claim
     retries = int(spec.options.get("retries", RETRIES))
-    attempts = Counter(config_key(r.config) for r in runs)
-    settled = {config_key(r.config) for r in runs if r.state not in again}
+    open_keys, attempts = _unresolved(spec, runs)
     for run in runs:
         key = config_key(run.config)
-        if run.state in again and key not in settled and attempts[key] <= retries:
+        if key in open_keys and attempts[key] <= retries:
             return run.config
     return None
+
+
+def unresolved(spec: SweepSpec, runs: list[Run]) -> int:
+    """How many configs have runs but no attempt that counts (past their retries)."""
+    return len(_unresolved(spec, runs)[0])
 
 
 def target_reached(metric: Metric | None, runs: list[Run]) -> Run | None:
@@ -97,6 +132,13 @@ def decide(sweep: Sweep, runs: list[Run], spec: SweepSpec | None = None) -> tupl
         if running:
             # Not finished yet: a running run that crashes would be offered again.
             return DONE, f"every configuration is handed out; {running} still running"
+        lost = unresolved(spec, runs)
+        if lost:
+            # Not finished: those points have no result. The sweep stays running.
+            return DONE, (
+                f"every configuration is handed out, but {lost} ha{'ve' if lost != 1 else 's'} "
+                "no result: crashed or preempted more often than `sweepctl.retries` allows"
+            )
         if spec.method == "grid":
             return FINISH, f"all grid points have been handed out ({len(runs)} runs)"
         return FINISH, f"the search space is used up: all {len(runs)} configurations have run"
