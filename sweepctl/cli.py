@@ -31,6 +31,7 @@ app = typer.Typer(
     help="Run W&B sweep files anywhere: validate, create, run agents, read results.",
     no_args_is_help=True,
     add_completion=False,
+    suggest_commands=False,  # click itself says "Did you mean ...?"; typer would say it again
     pretty_exceptions_enable=False,
     # Plain click help: quick to print, and clean in a pipe or a narrow terminal.
     rich_markup_mode=None,
@@ -459,8 +460,7 @@ def _control(sweep: str, action: str, storage: str | None) -> None:
 
 
 def _exit(code: int) -> None:
-    """End the command with ``code`` unless it is 0 (the one place a result becomes an exit
-    code; errors and Ctrl-C outside an agent are mapped in :func:`main`)."""
+    """End with a result's exit code (errors and Ctrl-C are mapped in :func:`main`)."""
     if code != EXIT_OK:
         raise typer.Exit(code)
 

@@ -129,3 +129,9 @@ def test_readme_documents_every_command_and_option():
                 assert "--storage URL" in readme
                 continue
             assert option in readme, f"`sweepctl {name} {option}` is not in the README"
+
+
+def test_a_mistyped_command_gets_one_suggestion(capsys):
+    code, out, err = run_cli(capsys, "agen")
+    assert code == 2 and out == ""
+    assert err.count("Did you mean 'agent'?") == 1, err
