@@ -220,7 +220,7 @@ def export_best(
     refs: Sequence[str],
     *,
     out: Path | None,
-    fmt: str = "json",
+    fmt: str | None = None,
     storage: str | None = None,
 ) -> str:
     """The best configs of the given sweeps (all in the store when none), as text; written to
@@ -250,6 +250,7 @@ def export_best(
         configs[key] = one.to_json()
     if not configs:
         raise UsageError("no sweep in the store has a best run yet")
+    fmt = fmt or export.best_format(out)
     text = export.format_best(configs, fmt, single=len(refs) == 1)
     if out is not None:
         export.write_text(out, text)

@@ -28,13 +28,11 @@ progress = lazy_import("sweepctl.progress")
 
 app = typer.Typer(
     name="sweepctl",
-    help="Run W&B sweep files anywhere: validate, create, run agents, read results.",
     no_args_is_help=True,
     add_completion=False,
     suggest_commands=False,  # click itself says "Did you mean ...?"; typer would say it again
     pretty_exceptions_enable=False,
-    # Plain click help: quick to print, and clean in a pipe or a narrow terminal.
-    rich_markup_mode=None,
+    rich_markup_mode=None,  # plain click help: quick, and clean in a pipe or a narrow terminal
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -235,7 +233,9 @@ def export_best(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write here (default: stdout).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="json, yaml, env or args.")] = "json",
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="json, yaml, env or args (default: from --out)")
+    ] = None,
     storage: StorageOpt = None,
 ) -> None:
     """The best config of each sweep, to use for the final training runs."""

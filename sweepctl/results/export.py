@@ -19,6 +19,14 @@ from sweepctl.spec.model import Metric
 
 RUN_FORMATS = (".csv", ".json", ".jsonl")
 BEST_FORMATS = ("json", "yaml", "env", "args")
+# What `export-best --out FILE` writes when no --format is given, by the file's extension.
+BEST_EXTENSIONS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".env": "env"}
+
+
+def best_format(out: Path | None) -> str:
+    """The format `export-best` writes to ``out`` without ``--format``: by its extension
+    (``.yaml``/``.yml``, ``.env``, ``.json``), else JSON."""
+    return BEST_EXTENSIONS.get(out.suffix.lower(), "json") if out is not None else "json"
 
 
 def iso(timestamp: float | None) -> str | None:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .conftest import ECHO_PROGRAM, pids_running
 
@@ -317,6 +318,12 @@ def test_export_best_and_export_formats(ws):
     assert ws.run("export-best", sweep, "--format", "env").stdout == "x=0\ny=0.5\nz=1\n"
     assert ws.run("export-best", sweep, "--format", "args").stdout == "--x=0 --y=0.5 --z=1\n"
     assert json.loads(ws.run("export-best").stdout) == {"tiny": {"x": 0, "y": 0.5, "z": 1}}
+    # Without --format, the file's extension says which format: YAML for .yaml, env for .env.
+    ws.run("export-best", sweep, "--out", "best.yaml")
+    grouped = yaml.safe_load((ws.root / "best.yaml").read_text())
+    assert grouped["tiny"]["config"] == {"x": 0, "y": 0.5, "z": 1}
+    ws.run("export-best", sweep, "--out", "best.env")
+    assert (ws.root / "best.env").read_text() == "x=0\ny=0.5\nz=1\n"
     ws.run("export", sweep, "--out", "runs.csv")
     header = (ws.root / "runs.csv").read_text().splitlines()[0].split(",")
     assert {"run_id", "state", "metric", "config.x", "config.y", "config.z", "summary.loss"} <= set(
