@@ -85,6 +85,8 @@ class Database:
                     return fn(conn)
             except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
                 text = str(exc.orig).lower()
+                if "does not exist" in text and "database" in text:
+                    raise self._missing_database() from None  # no retry brings it
                 busy = "locked" in text or "busy" in text or "could not serialize" in text
                 lost = exc.connection_invalidated or "connection" in text or "terminating" in text
                 if not (busy or lost) or attempt == attempts - 1:
@@ -95,6 +97,17 @@ class Database:
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
         raise AssertionError("unreachable")
+
+    def _missing_database(self) -> UsageError:
+        """The PostgreSQL server is there, the database is not: say how to make it."""
+        url = sa.engine.make_url(self.url)
+        user = f" -U {url.username}" if url.username else ""
+        where = f" -h {url.host}" + (f" -p {url.port}" if url.port else "") if url.host else ""
+        return UsageError(
+            f"the PostgreSQL server has no database {url.database!r}",
+            hint=f"create it once with `createdb{where}{user} {url.database}`, "
+            "or name one that exists in --storage / SWEEPCTL_STORAGE",
+        )
 
     def _ensure_schema(self) -> None:
         """Create the tables on first use; refuse a store written by a newer sweepctl."""

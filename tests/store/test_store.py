@@ -107,3 +107,25 @@ def test_run_logs_are_owner_only(tmp_path):
     assert child.wait(30) == 0
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
     assert log.read_text() == "hi\n"
+
+
+@pytest.mark.postgres
+def test_a_missing_postgresql_database_says_how_to_create_it(capsys):
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
+    for user in ("postgres", "root"):
+        try:
+            psycopg.connect(f"postgresql://{user}@127.0.0.1:5432/test", connect_timeout=3).close()
+            break
+        except psycopg.Error:
+            continue
+    else:
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (database test)")
+    from sweepctl.cli import main
+
+    missing = f"sweepctl_nosuch_{threading.get_ident()}"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ls", "--storage", f"postgresql://{user}@127.0.0.1:5432/{missing}"])
+    _, err = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert f"the PostgreSQL server has no database '{missing}'" in err
+    assert f"createdb -h 127.0.0.1 -p 5432 -U {user} {missing}" in err
