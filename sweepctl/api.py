@@ -40,7 +40,6 @@ from sweepctl.results import refine as refining
 from sweepctl.search.grid import grid_configs, grid_points
 from sweepctl.spec import inspect_file
 from sweepctl.spec.checks import did_you_mean
-from sweepctl.spec.loader import load_document
 from sweepctl.urls import redact
 
 # -- validate ------------------------------------------------------------------------------
@@ -86,7 +85,7 @@ def create(
     backend = factory.for_controller(
         controller, storage=storage, create=True, entity=entity, project=project
     )
-    lines = load_document(file).lines
+    lines = report.lines
     config, local_only = backend.prepare(config, lines)
     result = Created(
         spec=spec, controller=controller, warnings=[*report.warnings, *local_only], config=config

@@ -1,4 +1,4 @@
-"""The project's vocabulary, each word defined once: run states, sweep states, search methods,
+"""The project's vocabulary, each word defined once: run states, control actions, search methods,
 early-termination rules, and what makes two configs the same.
 
 Everything else (the store, the controllers, the search methods, the views) imports these;
@@ -35,7 +35,6 @@ class RunState(str, Enum):
 
 
 RUN_STATES: tuple[str, ...] = tuple(s.value for s in RunState)
-TERMINAL_STATES: tuple[str, ...] = tuple(s.value for s in RunState if s.terminal)
 # Runs that ended through no fault of their config: offered again up to `sweepctl.retries`.
 REQUEUED_STATES: tuple[str, ...] = (RunState.CRASHED.value, RunState.PREEMPTED.value)
 # The order states are listed and stacked in (tables, reports); others come after these.
@@ -51,29 +50,14 @@ DISPLAY_ORDER: tuple[str, ...] = (
 )
 
 
-class SweepState(str, Enum):
-    """The states a sweep can be in, locally and (under the same names) on W&B."""
-
-    PENDING = "pending"  # W&B only
-    RUNNING = "running"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-    FINISHED = "finished"
-    CANCELED = "canceled"
-    FAILED = "failed"  # W&B only
-
-    def __str__(self) -> str:
-        return self.value
-
-
 # -- control actions -------------------------------------------------------------------------
 
 # What each control action asks for, and from which states a local sweep may take it.
 CONTROL_TARGETS: dict[str, str] = {
-    "stop": SweepState.STOPPED.value,
-    "cancel": SweepState.CANCELED.value,
-    "pause": SweepState.PAUSED.value,
-    "resume": SweepState.RUNNING.value,
+    "stop": "stopped",
+    "cancel": "canceled",
+    "pause": "paused",
+    "resume": "running",
 }
 CONTROL_FROM: dict[str, tuple[str, ...]] = {
     "stop": ("running", "paused"),

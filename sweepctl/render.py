@@ -303,7 +303,11 @@ def created(result: Created) -> None:
             line("W&B would get this config:")
             sys.stdout.write(yaml.safe_dump(result.config, sort_keys=False))
             return
-        line(("created W&B sweep ", "green"), (str(result.sweep_id), "bold"), _method(result))
+        line(
+            ("created W&B sweep ", "green"),
+            (str(result.sweep_id), "bold"),
+            f"  ({result.spec.method})",
+        )
         if result.url:
             line("view it at:   ", result.url)
         line("run it with:  ", (result.agent_command, "bold"))
@@ -318,10 +322,6 @@ def created(result: Created) -> None:
         f"  ({result.spec.method}{size})",
     )
     line("run it with:  ", (result.agent_command, "bold"))
-
-
-def _method(result: Created) -> str:
-    return f"  ({result.spec.method})"
 
 
 def seed_runs(result: SeedRuns) -> None:

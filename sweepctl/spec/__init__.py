@@ -28,6 +28,7 @@ class FileReport:
     source: str
     problems: list[Problem] = field(default_factory=list)
     spec: SweepSpec | None = None
+    lines: dict[tuple, int] = field(default_factory=dict)  # key path -> line in the file
 
     @property
     def errors(self) -> list[Problem]:
@@ -51,7 +52,7 @@ def inspect_file(path: str | Path) -> FileReport:
         # A file that cannot be read at all is one error at the line the reader gave.
         return FileReport(source, [Problem("error", exc.message, line=exc.line, hint=exc.hint)])
     problems = check_document(doc)
-    report = FileReport(source, problems)
+    report = FileReport(source, problems, lines=doc.lines)
     if report.valid:
         report.spec = build_spec(doc.data, source=source)
     return report

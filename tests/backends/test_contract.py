@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from postgres_server import postgres_url
 
 from sweepctl import api
 from sweepctl.backends import factory
@@ -34,7 +35,6 @@ CONFIG: dict[str, Any] = {
     "program": "train.py",
     "parameters": {"lr": {"min": 0.001, "max": 0.1}, "layers": {"values": [1, 2, 3]}},
 }
-POSTGRES = os.environ.get("SWEEPCTL_TEST_POSTGRES", "postgresql://{user}@127.0.0.1:5432/test")
 
 
 @dataclass
@@ -63,22 +63,6 @@ def _local_harness(url: str) -> Harness:
     return Harness(backend, url, seed)
 
 
-def _postgres_url() -> tuple[str | None, str]:
-    try:
-        import psycopg
-    except ImportError:
-        return None, "psycopg is not installed (pip install 'sweepctl[postgres]')"
-    reason = ""
-    for user in ("postgres", "root"):
-        url = POSTGRES.format(user=user)
-        try:
-            psycopg.connect(url, connect_timeout=3).close()
-            return url, ""
-        except psycopg.Error as exc:
-            reason = f"PostgreSQL is not reachable at {url}: {str(exc).strip().splitlines()[0]}"
-    return None, reason
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "wandb"])
 def harness(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
@@ -86,7 +70,7 @@ def harness(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         yield _local_harness(f"sqlite:///{tmp_path / 'store.db'}")
         return
     if request.param == "postgres":
-        base, reason = _postgres_url()
+        base, reason = postgres_url()
         if base is None:
             pytest.skip(reason)
         schema = f"sweepctl_contract_{uuid.uuid4().hex[:12]}"
@@ -201,9 +185,11 @@ def test_pause_resume_stop_and_cancel_change_the_sweeps_state(harness: Harness) 
     seen = []
     for action in ("pause", "resume", "stop", "resume", "cancel"):
         message = api.control(sweep_id, action, storage=harness.storage).message
-        assert sweep_id.rsplit("/", 1)[-1] in message or "contract" in message
         fresh = factory.open_backend(sweep_id, harness.storage).get_sweep(sweep_id)
         seen.append(fresh.state)
+        # The message names the sweep (locally by its name) and the state it is now in.
+        named = "sweep contract" if harness.backend.kind == "local" else f"W&B sweep {sweep_id}"
+        assert message.startswith(f"{named} is now {fresh.state}"), message
     # W&B calls a stopped sweep "finished" (`wandb sweep --stop`); the local store "stopped".
     stopped = "stopped" if harness.backend.kind == "local" else "finished"
     assert seen == ["paused", "running", stopped, "running", "canceled"]

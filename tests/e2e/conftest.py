@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from postgres_server import postgres_url
 
 BIN = str(Path(sys.executable).parent)
 
@@ -95,29 +96,8 @@ def pids_running(fragment: str, cwd: Path) -> list[int]:
     return found
 
 
-POSTGRES_USERS = ("postgres", "root")
-POSTGRES = os.environ.get("SWEEPCTL_TEST_POSTGRES", "postgresql://{user}@127.0.0.1:5432/test")
-
-
 def _sqlalchemy_url(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-def _postgres_base() -> tuple[str | None, str]:
-    """A working PostgreSQL URL, or None and the reason there is none."""
-    try:
-        import psycopg
-    except ImportError:
-        return None, "psycopg is not installed (pip install 'sweepctl[postgres]')"
-    reason = ""
-    for user in POSTGRES_USERS:
-        url = POSTGRES.format(user=user)
-        try:
-            psycopg.connect(url, connect_timeout=3).close()
-            return url, ""
-        except psycopg.Error as exc:
-            reason = f"PostgreSQL is not reachable at {url}: {str(exc).strip().splitlines()[0]}"
-    return None, reason
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -134,7 +114,7 @@ def ws(request, tmp_path: Path):
         env["SWEEPCTL_STORAGE"] = url
         yield Workspace(tmp_path, env, url)
         return
-    base, reason = _postgres_base()
+    base, reason = postgres_url()
     if base is None:
         pytest.skip(reason)
     schema = f"sweepctl_test_{uuid.uuid4().hex[:12]}"

@@ -8,6 +8,7 @@ import sys
 import threading
 
 import pytest
+from postgres_server import postgres_url
 
 from sweepctl.errors import UsageError
 from sweepctl.store import Store
@@ -111,20 +112,15 @@ def test_run_logs_are_owner_only(tmp_path):
 
 @pytest.mark.postgres
 def test_a_missing_postgresql_database_says_how_to_create_it(capsys):
-    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
-    for user in ("postgres", "root"):
-        try:
-            psycopg.connect(f"postgresql://{user}@127.0.0.1:5432/test", connect_timeout=3).close()
-            break
-        except psycopg.Error:
-            continue
-    else:
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (database test)")
+    url, reason = postgres_url()
+    if url is None:
+        pytest.skip(reason)
     from sweepctl.cli import main
 
     missing = f"sweepctl_nosuch_{threading.get_ident()}"
+    user = url.split("://", 1)[1].split("@", 1)[0]
     with pytest.raises(SystemExit) as exit_info:
-        main(["ls", "--storage", f"postgresql://{user}@127.0.0.1:5432/{missing}"])
+        main(["ls", "--storage", url.rsplit("/", 1)[0] + f"/{missing}"])
     _, err = capsys.readouterr()
     assert exit_info.value.code == 2
     assert f"the PostgreSQL server has no database '{missing}'" in err

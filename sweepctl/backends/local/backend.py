@@ -162,5 +162,5 @@ class LocalBackend:
         if spec.run_cap is not None:
             return spec.run_cap
         if spec.method == "grid":
-            return max(0, grid_points(spec) - len(self.runs(sweep.id)))
+            return max(0, grid_points(spec) - len(self.store.runs(sweep.id)))
         return None

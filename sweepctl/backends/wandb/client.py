@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sweepctl.domain import RUN_STATES, RunState
 from sweepctl.errors import Problem, SweepctlError, UsageError
 from sweepctl.records import Run, Sweep
 from sweepctl.run_metric import metric_history
@@ -470,7 +471,7 @@ def to_run(sweep_id: str, number: int, wandb_run: Any, metric: str | None) -> Ru
         exit_code=None,
         created_at=created,
         started_at=created,
-        ended_at=heartbeat if state not in ("running", "pending") else None,
+        ended_at=heartbeat if state not in RUN_STATES or RunState(state).terminal else None,
         heartbeat_at=heartbeat,
         summary=summary,
         metric=value,
