@@ -13,7 +13,7 @@ holds it. Nothing here prints.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from sweepctl.records import Run, Sweep
 from sweepctl.results import export
 from sweepctl.results import refine as refining
 from sweepctl.search.grid import grid_configs, grid_points
-from sweepctl.spec import inspect_file
+from sweepctl.spec import inspect_config, inspect_file
 from sweepctl.spec.checks import did_you_mean
 from sweepctl.urls import redact
 
@@ -54,7 +54,7 @@ def validate(files: Iterable[str | Path], *, strict: bool = False) -> Validation
 
 
 def create(
-    file: str | Path,
+    file: str | Path | Mapping[str, Any],
     *,
     name: str | None = None,
     project: str | None = None,
@@ -64,14 +64,15 @@ def create(
     preview: int = 5,
     controller: str = "local",
 ) -> Created:
-    """Validate a sweep file and store it as a new sweep (or, with ``dry_run``, only look).
+    """Validate a sweep file (or a sweep config dict, W&B's Python form) and store it as a
+    new sweep (or, with ``dry_run``, only look).
 
     ``controller="wandb"`` creates it on W&B's servers instead (the ``sweepctl:`` block
     stripped, with a warning for each option only the local controller honours).
     """
     if controller not in factory.CONTROLLERS:
         raise UsageError(f"unknown controller {controller!r}", hint="local or wandb")
-    report = inspect_file(file)
+    report = inspect_config(file) if isinstance(file, Mapping) else inspect_file(file)
     if report.spec is None:
         raise InvalidSweepError(report.source, report.problems)
     spec = report.spec
@@ -95,7 +96,7 @@ def create(
         result.preview = list(islice(grid_configs(spec), preview))
     if dry_run:
         return result
-    created = backend.create(config, source=str(file), lines=lines)
+    created = backend.create(config, source=report.source, lines=lines)
     result.sweep_id = created.sweep_id
     result.url = created.url
     result.server_warnings = created.warnings
@@ -121,6 +122,7 @@ def agent(
     echo_for: EchoFor | None = None,
     say: Callable[[str], None] | None = None,
     observe: Callable[[Sweep, int, int | None], Any] | None = None,
+    function: Callable[[], Any] | str | None = None,
 ) -> AgentReport:
     """Run runs of a sweep until ``count`` is reached or the sweep has nothing more to run.
 
@@ -128,6 +130,8 @@ def agent(
     child seeing its group in ``CUDA_VISIBLE_DEVICES``; ``count`` is the total. ``echo_for``
     makes the function that shows children's output, given whether lines need run prefixes;
     ``observe(sweep, workers, expected_runs)`` makes the observer that shows progress.
+    ``function`` (a callable, or ``"module:function"``) makes each run a call of it instead
+    of the sweep's command (see :mod:`sweepctl.agent.function`).
     """
     if count is not None and count < 1:
         raise UsageError("--count must be at least 1")
@@ -144,6 +148,7 @@ def agent(
         echo_for=echo_for,
         say=say,
         observe=observe,
+        function=function,
     )
     backend.check_agent(options)  # what it cannot do is said before it is asked anything
     return backend.agent(backend.get_sweep(ref), options)

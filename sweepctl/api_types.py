@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +116,12 @@ class RunList:
     sweep: Sweep
     runs: list[Run]
 
+    def __iter__(self) -> Iterator[Run]:
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
     def to_json(self) -> list[dict[str, Any]]:
         return [export.run_json(r) for r in self.runs]
 
@@ -131,6 +138,16 @@ class Best:
         metric = self.sweep.spec.metric
         assert metric is not None  # a sweep without a metric has no best run
         return metric
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The best run's config."""
+        return dict(self.run.config)
+
+    @property
+    def value(self) -> float | None:
+        """The best run's value of the sweep's metric."""
+        return self.run.metric
 
     def to_json(self) -> dict[str, Any]:
         return export.best_json(self.sweep, self.run)

@@ -64,12 +64,25 @@ class InvalidSweepError(UsageError):
         errors = [p for p in problems if p.severity == "error"]
         first = errors[0] if errors else None
         count = len(errors)
+        what = "sweep config" if path.startswith("<") else "sweep file"  # "<dict>": no file
         super().__init__(
-            f"{count} error{'s' if count != 1 else ''} in sweep file",
+            f"{count} error{'s' if count != 1 else ''} in {what}",
             path=path,
             line=first.line if first else None,
         )
         self.problems = problems
+
+    def __str__(self) -> str:
+        """Every error, each with its line or key path and hint: what a Python caller sees."""
+        lines = [super().__str__()]
+        for p in self.problems:
+            if p.severity != "error":
+                continue
+            where = f"line {p.line}" if p.line else ""
+            where = ", ".join(w for w in (where, p.path) if w)
+            text = f"  {where}: {p.message}" if where else f"  {p.message}"
+            lines.append(text + (f" ({p.hint})" if p.hint else ""))
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -245,6 +245,12 @@ LAZY_IMPORT_EXCEPTIONS = (
         "training script that calls sweepctl.log does) stays light",
     ),
     Allowed(
+        "sweepctl/__init__.py",
+        "sweepctl.library",
+        "the public Python API (sweep, agent, best, ...) loads on first use, so `import "
+        "sweepctl` in a training script stays light",
+    ),
+    Allowed(
         "sweepctl/backends/factory.py",
         "sweepctl.backends",
         "picks a backend and imports only the one it needs: each pulls in a heavy third-party "

@@ -86,6 +86,29 @@ def _has_wandb_credentials(env: Mapping[str, str]) -> bool:
         return False
 
 
+def run_variables(
+    base: Mapping[str, str], *, sweep: Sweep, spec: SweepSpec, run: Run, files: RunFiles
+) -> dict[str, str]:
+    """What W&B's agent gives a run, plus ours, for a run started with environment ``base``
+    (a child's, or this process's for a function run). ``WANDB_SWEEP_ID`` must be unset."""
+    found = dict(
+        WANDB_SWEEP_PARAM_PATH=str(files.params),
+        WANDB_RUN_ID=run.id,
+        WANDB_RUN_GROUP=sweep.name or sweep.id,
+        SWEEPCTL_SWEEP_ID=sweep.id,
+        SWEEPCTL_RUN_ID=run.id,
+        SWEEPCTL_METRICS_FILE=str(files.metrics),
+    )
+    for key, value in (("WANDB_PROJECT", spec.project), ("WANDB_ENTITY", spec.entity)):
+        if value and key not in base:
+            found[key] = value
+    # Without credentials an online wandb.init() would stop to ask for a login; run offline
+    # instead (`wandb sync` can upload later). An explicit WANDB_MODE always wins.
+    if "WANDB_MODE" not in base and not _has_wandb_credentials(base):
+        found["WANDB_MODE"] = "offline"
+    return found
+
+
 def child_environment(
     base: Mapping[str, str],
     *,
@@ -97,24 +120,10 @@ def child_environment(
 ) -> dict[str, str]:
     """The child's environment: the agent's, plus what W&B's agent gives, plus ours."""
     env = dict(base)
-    env.update(
-        WANDB_SWEEP_PARAM_PATH=str(files.params),
-        WANDB_RUN_ID=run.id,
-        WANDB_RUN_GROUP=sweep.name or sweep.id,
-        SWEEPCTL_SWEEP_ID=sweep.id,
-        SWEEPCTL_RUN_ID=run.id,
-        SWEEPCTL_METRICS_FILE=str(files.metrics),
-    )
+    env.update(run_variables(base, sweep=sweep, spec=spec, run=run, files=files))
     # A local sweep is unknown to W&B's server: with WANDB_SWEEP_ID set, an online
     # wandb.init() would ask the server for it.
     env.pop("WANDB_SWEEP_ID", None)
-    for key, value in (("WANDB_PROJECT", spec.project), ("WANDB_ENTITY", spec.entity)):
-        if value and key not in env:
-            env[key] = value
-    # Without credentials an online wandb.init() would stop to ask for a login; run offline
-    # instead (`wandb sync` can upload later). An explicit WANDB_MODE always wins.
-    if "WANDB_MODE" not in env and not _has_wandb_credentials(env):
-        env["WANDB_MODE"] = "offline"
     if env.get("SWEEPCTL_CAPTURE_WANDB", "1") != "0":
         existing = env.get("PYTHONPATH")
         env["PYTHONPATH"] = str(BOOTSTRAP_DIR) + (os.pathsep + existing if existing else "")

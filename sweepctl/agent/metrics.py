@@ -160,6 +160,13 @@ class MetricsTail:
 
 # -- wandb capture, inside a run's Python child -------------------------------------------------
 
+# wandb module → the run classes in it whose `log` and `finish` the capture wraps. (The
+# bootstrap keeps a copy, so that imports other than wandb's never read this file.)
+WANDB_RUN_CLASSES = {
+    "wandb.sdk.wandb_run": ("Run",),
+    "wandb.sdk.lib.noop_run": ("NoopRun",),
+}
+
 
 class WandbCapture:
     """Turns wandb's log calls into metrics-file steps, following wandb's step rules.
@@ -180,7 +187,16 @@ class WandbCapture:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._runs: Any = weakref.WeakKeyDictionary()  # run → [step, pending values]
+        # Called after every log call recorded; may raise (a function run ended there).
+        self.after_log: Callable[[], None] | None = None
         atexit.register(self._flush_all)
+
+    def retarget(self, path: str) -> None:
+        """Write what is pending to the current file, then log into ``path`` (the next run of
+        a function agent, in this same process)."""
+        with self._lock:
+            self._flush_all()
+            self._path = path
 
     def patch_module(self, module: Any, class_names: Iterable[str]) -> None:
         for class_name in class_names:
@@ -209,6 +225,8 @@ class WandbCapture:
             if outer:
                 with contextlib.suppress(Exception):
                     capture._on_log(run, args, kwargs)
+                if capture.after_log is not None:
+                    capture.after_log()
             return result
 
         setattr(log, self._MARK, True)

@@ -132,6 +132,8 @@ class AgentOptions:
     echo_for: EchoFor | None = None  # given "several workers?", how to show children's output
     say: Callable[[str], None] | None = None  # the agent's own messages
     observe: Callable[[Sweep, int], Any] | None = None  # makes the progress observer
+    # Runs are calls of this function (or "module:function") instead of the sweep's command.
+    function: Callable[[], Any] | str | None = None
 
 
 def require_gpus(options: AgentOptions) -> None:

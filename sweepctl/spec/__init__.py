@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sweepctl.errors import InvalidSweepError, Problem, SweepctlError
 from sweepctl.spec.checks import check_document
-from sweepctl.spec.loader import load_document
+from sweepctl.spec.loader import Document, check_config_data, load_document
 from sweepctl.spec.model import Metric, Param, SweepSpec, build_spec
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "Param",
     "SweepSpec",
     "build_spec",
+    "inspect_config",
     "inspect_file",
     "load_spec",
 ]
@@ -55,6 +58,21 @@ def inspect_file(path: str | Path) -> FileReport:
     report = FileReport(source, problems, lines=doc.lines)
     if report.valid:
         report.spec = build_spec(doc.data, source=source)
+    return report
+
+
+def inspect_config(config: Mapping[str, Any], *, source: str = "<dict>") -> FileReport:
+    """Check a sweep given as a dict (W&B's Python form): the same checks as a file, each
+    problem named by its key path (``parameters.lr.min``) instead of a line."""
+    try:
+        data = check_config_data(config, source)
+    except SweepctlError as exc:
+        return FileReport(source, [Problem("error", exc.message, hint=exc.hint)])
+    doc = Document(data=data, source=source)
+    problems = check_document(doc)
+    report = FileReport(source, problems)
+    if report.valid:
+        report.spec = build_spec(data, source=source)
     return report
 
 

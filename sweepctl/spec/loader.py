@@ -10,8 +10,10 @@ JSON files are read with :mod:`json`; their lines come from the same YAML pass w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,6 +307,52 @@ def _yaml_float(text: str) -> str:
     if exponent[:1] not in "+-":
         exponent = "+" + exponent
     return f"{mantissa}e{exponent}"
+
+
+def check_config_data(config: Any, source: str) -> dict[str, Any]:
+    """A sweep given as a Python mapping, as the plain data a file would load into: string
+    keys, lists for tuples, Python numbers for numpy-like scalars. Raises :class:`UsageError`
+    naming the key path of a value no sweep file could hold."""
+    if not isinstance(config, Mapping):
+        raise UsageError(
+            f"a sweep config must be a dict (or a path to a sweep file), not "
+            f"{type(config).__name__}",
+            path=source,
+            hint="e.g. {'method': 'grid', 'parameters': {'lr': {'values': [0.1, 0.01]}}}",
+        )
+
+    def plain(value: Any, path: KeyPath) -> Any:
+        if len(path) > MAX_DEPTH:
+            raise UsageError(f"the sweep nests deeper than {MAX_DEPTH} levels", path=source)
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, Mapping):
+            return {_key(k, path): plain(v, (*path, _key(k, path))) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v, (*path, i)) for i, v in enumerate(value)]
+        item = getattr(value, "item", None)  # numpy and torch scalars
+        if callable(item):
+            with contextlib.suppress(Exception):
+                scalar = item()
+                if isinstance(scalar, (bool, int, float, str)):
+                    return scalar
+        raise UsageError(
+            f"{format_path(path) or 'the sweep'}: a {type(value).__name__} cannot be part of a "
+            "sweep config",
+            path=source,
+            hint="use numbers, strings, booleans, lists and dicts, as in a sweep file",
+        )
+
+    def _key(key: Any, path: KeyPath) -> str:
+        if isinstance(key, str):
+            return key
+        if isinstance(key, (bool, int, float)):
+            return str(key)
+        raise UsageError(
+            f"{format_path(path) or 'the sweep'}: key {key!r} is not a string", path=source
+        )
+
+    return plain(config, ())
 
 
 def load_document(path: str | Path) -> Document:

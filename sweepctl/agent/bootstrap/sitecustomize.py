@@ -25,7 +25,8 @@ import os
 import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-# wandb module → the run classes in it whose `log` and `finish` we wrap.
+# wandb module → the run classes in it whose `log` and `finish` we wrap (metrics.py's
+# WANDB_RUN_CLASSES, copied so that no other import reads that file).
 _TARGETS = {
     "wandb.sdk.wandb_run": ("Run",),
     "wandb.sdk.lib.noop_run": ("NoopRun",),

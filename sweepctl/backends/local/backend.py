@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from sweepctl.agent import call as calls
+from sweepctl.agent.function import FunctionAgent
 from sweepctl.agent.gpus import gpu_groups
 from sweepctl.agent.loop import Agent
 from sweepctl.backends.base import AgentOptions, AgentReport, NewSweep, require_gpus
@@ -135,9 +139,7 @@ class LocalBackend:
         if options.observe is not None:
             observer = options.observe(sweep, workers, self.remaining(sweep, options.count))
         live = observer is not None and observer.replaces_output
-        runner = Agent(
-            self.store,
-            sweep,
+        settings: dict[str, Any] = dict(
             count=options.count,
             workers=options.workers,
             timeout=timeout,
@@ -147,6 +149,21 @@ class LocalBackend:
             say=options.say,
             observer=observer,
         )
+        if options.function is None:
+            runner = Agent(self.store, sweep, **settings)
+        elif workers == 1:
+            function = options.function
+            if isinstance(function, str):
+                function = calls.resolve(function)
+            runner = FunctionAgent(self.store, sweep, function=function, **settings)
+        else:  # in worker processes, which import the function by name
+            runner = Agent(self.store, sweep, **settings)
+            target = calls.target_name(options.function)
+            runner.spec = replace(spec, command=calls.command(target), program=None)
+            root = calls.import_root(target)
+            if root is not None:
+                path = runner.environ.get("PYTHONPATH")
+                runner.environ["PYTHONPATH"] = root + (os.pathsep + path if path else "")
         try:
             return runner.run()
         finally:

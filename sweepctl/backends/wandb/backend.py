@@ -90,6 +90,11 @@ class WandbBackend:
 
     # -- agents --------------------------------------------------------------------------------
     def check_agent(self, options: AgentOptions) -> None:
+        if options.function is not None:
+            raise UsageError(
+                "a function agent runs local sweeps; for a sweep on W&B use W&B's own",
+                hint="wandb.agent(sweep_id, function=train), or create the sweep locally",
+            )
         for option, value in (("--timeout", options.timeout), ("--idle-exit", options.idle_exit)):
             if value is not None:
                 raise UsageError(
