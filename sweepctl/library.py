@@ -162,6 +162,19 @@ def export_best(
     return api.export_best([sweep_id], out=Path(path), fmt=format, storage=storage)
 
 
+def refine(
+    sweep_id: str,
+    path: str | Path,
+    *,
+    factor: float = 2.0,
+    top: int = 5,
+    storage: str | None = None,
+) -> str:
+    """Write a bayes sweep file narrowed around the best runs of a sweep (``sweepctl refine``)
+    to ``path``; returns its text. ``sweepctl.sweep(path)`` starts the refined sweep."""
+    return api.refine(sweep_id, out=Path(path), factor=factor, top=top, storage=storage)
+
+
 def stop(sweep_id: str, *, storage: str | None = None) -> Controlled:
     """No new runs; running ones finish."""
     return api.control(sweep_id, "stop", storage=storage)
