@@ -566,3 +566,60 @@ def test_local_only_agent_options_are_refused_before_wandb_is_asked(fake_wandb, 
     done = sweepctl(["agent", "alice/p/abcdefgh", "--idle-exit", "5m"], env, tmp_path)
     assert done.returncode == 2 and "--idle-exit works only with local sweeps" in done.stderr
     assert fake_wandb.requests == []
+
+
+@pytest.mark.slow
+def test_a_function_agent_on_a_wandb_sweep_runs_wandbs_agent_in_process(fake_wandb, tmp_path):
+    sweep_id = fake_wandb.add_sweep(yaml.safe_load(SWEEP.split("sweepctl:")[0]), project="p")
+    run_ids = fake_wandb.queue_runs(sweep_id, [{"lr": 0.1, "layers": 2}, {"lr": 0.2, "layers": 4}])
+    (tmp_path / "script.py").write_text(
+        "import json, os, sys\n"
+        "import sweepctl, wandb\n"
+        "seen = []\n"
+        "def train():\n"
+        "    with wandb.init() as run:\n"
+        "        seen.append({'id': run.id, 'lr': wandb.config.lr, 'pid': os.getpid()})\n"
+        "        wandb.log({'loss': wandb.config.lr})\n"
+        "report = sweepctl.agent(sys.argv[1], function=train, count=2)\n"
+        "print(json.dumps({'seen': seen, 'controller': report.controller}))\n"
+    )
+    env = _env(fake_wandb)
+    done = subprocess.run(
+        [sys.executable, "script.py", f"alice/p/{sweep_id}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["controller"] == "wandb"
+    assert sorted(s["id"] for s in out["seen"]) == sorted(run_ids)
+    assert sorted(s["lr"] for s in out["seen"]) == [0.1, 0.2]
+    assert len(fake_wandb.agents) == 1  # one W&B agent, in the script's own process
+
+
+def test_a_function_agent_on_a_wandb_sweep_refuses_workers(fake_wandb, tmp_path):
+    sweep_id = fake_wandb.add_sweep(yaml.safe_load(SWEEP.split("sweepctl:")[0]), project="p")
+    env = _env(fake_wandb)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, sweepctl\n"
+            "try:\n"
+            "    sweepctl.agent(sys.argv[1], function=print, workers=2)\n"
+            "except sweepctl.SweepctlError as exc:\n"
+            "    print(exc)\n",
+            f"alice/p/{sweep_id}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "runs its calls in this process, one at a time" in done.stdout

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sweepctl.agent import call as calls
 from sweepctl.agent.gpus import gpu_groups
 from sweepctl.backends.base import AgentOptions, AgentReport, NewSweep, require_gpus
 from sweepctl.backends.wandb import client
@@ -90,10 +91,11 @@ class WandbBackend:
 
     # -- agents --------------------------------------------------------------------------------
     def check_agent(self, options: AgentOptions) -> None:
-        if options.function is not None:
+        if options.function is not None and (options.workers > 1 or options.gpus is not None):
             raise UsageError(
-                "a function agent runs local sweeps; for a sweep on W&B use W&B's own",
-                hint="wandb.agent(sweep_id, function=train), or create the sweep locally",
+                "a function agent on a W&B sweep runs its calls in this process, one at a time",
+                hint="leave out workers/gpus, or give the sweep a command and run "
+                "`sweepctl agent PATH --gpus ...`",
             )
         for option, value in (("--timeout", options.timeout), ("--idle-exit", options.idle_exit)):
             if value is not None:
@@ -104,8 +106,11 @@ class WandbBackend:
         require_gpus(options)
 
     def agent(self, sweep: Sweep, options: AgentOptions) -> AgentReport:
-        """W&B's own agent, once per GPU group (or ``workers`` times)."""
+        """W&B's own agent, once per GPU group (or ``workers`` times); with a function,
+        ``wandb.agent(function=...)`` in this process."""
         self.check_agent(options)
+        if options.function is not None:
+            return self._function_agent(sweep, options.function, options.count)
         if options.gpus is not None:
             groups: list[str | None] = list(gpu_groups(options.gpus, options.gpus_per_run or 1))
         else:
@@ -124,6 +129,28 @@ class WandbBackend:
             say=options.say,
         )
         return fan.run()
+
+    def _function_agent(
+        self, sweep: Sweep, function: Callable[[], Any] | str, count: int | None
+    ) -> AgentReport:
+        """W&B's agent calling ``function`` per run: W&B's controller hands out the runs and
+        wandb records them; sweepctl only opens the way."""
+        if isinstance(function, str):
+            function = calls.resolve(function)
+        path = client.parse_path(sweep.id)
+        assert path is not None  # a W&B backend's sweeps have W&B paths
+        client.require_wandb()
+        import wandb
+
+        with client.errors("run W&B's agent", path=path):
+            wandb.agent(
+                path.sweep_id,
+                function=function,
+                entity=path.entity,
+                project=path.project,
+                count=count,
+            )
+        return AgentReport(controller="wandb", stop_reason="wandb.agent returned")
 
     # -- uploads -------------------------------------------------------------------------------
     def upload(
