@@ -18,7 +18,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sweepctl import campaign
+from sweepctl import campaign, ranking
 from sweepctl.api_types import (
     Best,
     Controlled,
@@ -182,10 +182,10 @@ def runs(
     _check_states(state or ())
     backend, sweep = factory.open_sweep(ref, storage)
     found = backend.runs(sweep.id, state)
+    ranked = ranking.rank(sweep.spec.metric, found)
     if top is not None:
-        best_ids = {r.id for r in export.rank(sweep.spec.metric, found)[: max(0, top)]}
-        found = [r for r in found if r.id in best_ids]
-    return RunList(sweep, found)
+        found = ranked.top(top)  # best first
+    return RunList(sweep, found, note=ranked.note() if sweep.spec.metric else None)
 
 
 def _best_of(sweep: Sweep, every: list[Run]) -> Best:
@@ -195,13 +195,16 @@ def _best_of(sweep: Sweep, every: list[Run]) -> Best:
             f"sweep {sweep.label} has no `metric`, so no run is best",
             hint="list its runs with `sweepctl runs ID`",
         )
-    run = export.best_run(metric, every)
-    if run is None:
+    found = ranking.rank(metric, every)
+    if found.best is None:
+        note = found.note()
         raise UsageError(
-            f"no run of sweep {sweep.label} has logged {metric.name!r} yet",
-            hint=f"{len(every)} runs so far; see `sweepctl runs {sweep.id}`",
+            f"no finished or stopped run of sweep {sweep.label} has a value of {metric.name!r} yet",
+            hint=f"{len(every)} runs so far"
+            + (f", {note}" if note else "")
+            + f"; see `sweepctl runs {sweep.id}`",
         )
-    return Best(sweep, run)
+    return Best(sweep, found.best, found.left_out_by_reason)
 
 
 def best(ref: str, *, storage: str | None = None) -> Best:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweepctl import ranking
 from sweepctl.backends.base import AgentReport
 from sweepctl.backends.wandb.client import parse_path
 from sweepctl.backends.wandb.sync import SyncPlan
@@ -115,6 +116,7 @@ class RunList:
 
     sweep: Sweep
     runs: list[Run]
+    note: str | None = None  # which runs the ranking left out, and why
 
     def __iter__(self) -> Iterator[Run]:
         return iter(self.runs)
@@ -132,6 +134,12 @@ class Best:
 
     sweep: Sweep
     run: Run
+    left_out: dict[str, int] = field(default_factory=dict)  # by state (or "no value")
+
+    @property
+    def note(self) -> str | None:
+        """Which runs the ranking left out, and why."""
+        return ranking.describe_left_out(self.left_out)
 
     @property
     def metric(self) -> Metric:
@@ -150,7 +158,7 @@ class Best:
         return self.run.metric
 
     def to_json(self) -> dict[str, Any]:
-        return export.best_json(self.sweep, self.run)
+        return {**export.best_json(self.sweep, self.run), "left_out": self.left_out}
 
 
 @dataclass

@@ -212,7 +212,7 @@ def runs(
     if json_out:
         render.as_json(found.to_json())
     else:
-        render.runs_table(found.sweep, found.runs)
+        render.runs_table(found.sweep, found.runs, found.note)
 
 
 @app.command(name="ls")

@@ -37,6 +37,12 @@ class RunState(str, Enum):
 RUN_STATES: tuple[str, ...] = tuple(s.value for s in RunState)
 # Runs that ended through no fault of their config: offered again up to `sweepctl.retries`.
 REQUEUED_STATES: tuple[str, ...] = (RunState.CRASHED.value, RunState.PREEMPTED.value)
+# The runs a "best" is chosen from (sweepctl/ranking.py): those whose value is a whole
+# measurement. A finished run ran to its end; a stopped one (hyperband, or `stop` on the run)
+# ended where the sweep chose to end it, so its value is real at a smaller budget, as W&B
+# counts it. Killed, failed, crashed, preempted and timed-out runs ended before the program
+# meant to: their last value is partial, and a view lists them apart, saying so.
+BEST_STATES: tuple[str, ...] = (RunState.FINISHED.value, RunState.STOPPED.value)
 # The order states are listed and stacked in (tables, reports); others come after these.
 DISPLAY_ORDER: tuple[str, ...] = (
     "finished",

@@ -21,6 +21,7 @@ from typing import Any
 from sweepctl.agent.process import tail
 from sweepctl.backends.base import Observer
 from sweepctl.duration import format_duration
+from sweepctl.ranking import better, counts
 
 
 def short_config(config: dict[str, Any], width: int = 48) -> str:
@@ -64,13 +65,12 @@ class _Tally:
         self.best: tuple[float, str] | None = None
         self.began = time.monotonic()
 
-    def consider(self, run_id: str, value: float | None) -> bool:
-        """Whether ``value`` is the best so far (and remember it if so)."""
-        if self.metric is None or value is None or not math.isfinite(value):
+    def consider(self, run_id: str, state: str, value: float | None) -> bool:
+        """Whether a run that ended in ``state`` with ``value`` is the best of the sweep so
+        far by the ranking's rule (and remember it if so)."""
+        if self.metric is None or value is None or not counts(state, value):
             return False
-        if self.best is None or (
-            value > self.best[0] if self.metric.maximize else value < self.best[0]
-        ):
+        if better(self.metric, value, self.best[0] if self.best else None):
             self.best = (value, run_id)
             return True
         return False
@@ -83,7 +83,19 @@ class _Tally:
         return format_duration(left * mean / max(1, workers))
 
 
-class LogLines(Observer):
+class _SweepBest:
+    """The sweep's best run, as the agent reads it from the store now and then."""
+
+    tally: _Tally
+
+    def sweep_best(self, run_id: str, value: float) -> None:
+        with self.tally.lock:
+            metric = self.tally.metric
+            if metric is not None and better(metric, value, self.tally.best and self.tally.best[0]):
+                self.tally.best = (value, run_id)
+
+
+class LogLines(_SweepBest, Observer):
     """One plain line per event on stderr: nothing but text, for pipes and files."""
 
     def __init__(self, sweep: Any, count: int | None, stream: Any = None) -> None:
@@ -104,7 +116,7 @@ class LogLines(Observer):
         with tally.lock:
             tally.done += 1
             tally.durations.append(outcome.elapsed)
-            best = tally.consider(run_id, outcome.metric)
+            best = tally.consider(run_id, outcome.state, outcome.metric)
         name = tally.metric.name if tally.metric else "metric"
         detail = f"{name}={_metric(outcome.metric)}" + (" (best so far)" if best else "")
         reason = f" ({outcome.reason})" if outcome.reason and outcome.state != "finished" else ""
@@ -115,7 +127,7 @@ class LogLines(Observer):
         )
 
 
-class LiveView(Observer):
+class LiveView(_SweepBest, Observer):
     """A rich live table of the agent's work, redrawn a few times a second on a terminal."""
 
     replaces_output = True  # the runs' output is in their log files
@@ -153,7 +165,7 @@ class LiveView(Observer):
             tally.done += 1
             tally.states[outcome.state] = tally.states.get(outcome.state, 0) + 1
             tally.durations.append(outcome.elapsed)
-            tally.consider(outcome.run.id, outcome.metric)
+            tally.consider(outcome.run.id, outcome.state, outcome.metric)
         if outcome.state in ("failed", "timeout"):
             from rich.text import Text
 

@@ -20,6 +20,7 @@ from sweepctl.agent.process import tail
 from sweepctl.backends.base import AgentReport
 from sweepctl.duration import format_duration
 from sweepctl.errors import InvalidSweepError, Problem, SweepctlError
+from sweepctl.ranking import describe_left_out
 from sweepctl.records import search_records
 from sweepctl.results.export import flatten, rank
 from sweepctl.stopping import saved_iterations
@@ -169,6 +170,9 @@ def best(found: dict[str, Any]) -> None:
     )
     for key, value in found["config"].items():
         line(f"  {key}: ", (_value(value), "bold"))
+    note = describe_left_out(found.get("left_out") or {})
+    if note:
+        info((note, "dim"))
 
 
 _STATE_STYLE = {
@@ -184,8 +188,9 @@ _STATE_STYLE = {
 }
 
 
-def runs_table(sweep: Any, runs: list[Any]) -> None:
-    """Runs sorted by the metric, with as many parameter columns as fit the terminal."""
+def runs_table(sweep: Any, runs: list[Any], note: str | None = None) -> None:
+    """Runs sorted by the metric, with as many parameter columns as fit the terminal; ``note``
+    says which runs the ranking left out (they are listed after the ranked ones)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -218,6 +223,8 @@ def runs_table(sweep: Any, runs: list[Any]) -> None:
         ]
         table.add_row(*row)
     console.print(table)
+    if note:
+        info(note)
     early = [r.id for r in runs if (r.reason or "").startswith("early stop")]
     if early:
         saved = sum(saved_iterations(search_records(runs), early).values())

@@ -81,7 +81,7 @@ def test_best_without_runs_is_a_clear_error(capsys, store, write_sweep):
     sweep = write_sweep("method: grid\nmetric: {name: loss}\nparameters:\n  a: {values: [1]}\n")
     _, out, _ = run_cli(capsys, "create", str(sweep), "-q")
     code, _, err = run_cli(capsys, "best", out.strip())
-    assert code == 2 and "has logged 'loss' yet" in err
+    assert code == 2 and "has a value of 'loss' yet" in err
 
 
 def test_control_state_changes(capsys, store, write_sweep):

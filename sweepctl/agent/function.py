@@ -27,7 +27,15 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from sweepctl.agent import macros, metrics
-from sweepctl.agent.loop import CONTROL_EVERY, HEARTBEAT_EVERY, POLL, Agent, RunFiles, run_variables
+from sweepctl.agent.loop import (
+    BEST_EVERY,
+    CONTROL_EVERY,
+    HEARTBEAT_EVERY,
+    POLL,
+    Agent,
+    RunFiles,
+    run_variables,
+)
 from sweepctl.agent.metrics import MetricsTail, WandbCapture
 from sweepctl.agent.recorder import Recorder
 from sweepctl.backends.base import AgentReport, Outcome
@@ -200,6 +208,7 @@ class FunctionAgent(Agent):
         keeper = threading.Thread(
             target=self._keep, args=(done,), name="sweepctl-keeper", daemon=True
         )
+        self._guarded(self._read_sweep_best)
         keeper.start()
         self._hook.install()
         _owner = threading.current_thread()
@@ -226,7 +235,7 @@ class FunctionAgent(Agent):
         """Heartbeats, stop requests and the running run's metrics, off the function's
         thread."""
         beat_every = min(HEARTBEAT_EVERY, self.heartbeat_timeout / 3)
-        last_beat = last_control = time.monotonic()
+        last_beat = last_control = last_best = time.monotonic()
         while not done.wait(POLL):
             now = time.monotonic()
             with self._watch_lock:
@@ -244,6 +253,9 @@ class FunctionAgent(Agent):
             if now - last_beat >= beat_every:
                 last_beat = now
                 self._guarded(lambda: self.store.heartbeat(self.agent_id, list(self._active)))
+            if now - last_best >= BEST_EVERY:
+                last_best = now
+                self._guarded(self._read_sweep_best)
 
     def _execute(self, run: Run, index: int) -> Outcome:
         global _current

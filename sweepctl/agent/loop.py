@@ -38,6 +38,7 @@ from sweepctl.backends.local.controller import (
     next_run,
     settle,
 )
+from sweepctl.domain import BEST_STATES
 from sweepctl.errors import SweepctlError, UsageError
 from sweepctl.search.bayes import warm_up
 from sweepctl.spec.model import SweepSpec
@@ -45,6 +46,7 @@ from sweepctl.store import Run, Store, Sweep
 
 POLL = 0.25  # how often a worker looks at its child's metrics, in seconds
 CONTROL_EVERY = 1.0  # how often the agent reads pause/stop/cancel from the store
+BEST_EVERY = 5.0  # how often it reads the sweep's best run, for its progress view
 HEARTBEAT_EVERY = 10.0
 GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 STORE_RETRY = 2.0  # seconds between tries of a write that must not be lost
@@ -214,6 +216,7 @@ class Agent:
             warm_up()  # seconds of imports, paid here rather than under the sweep's lock
         self.report.workers = self.workers
         self.agent_id = self.store.register_agent(self.sweep.id, socket.gethostname(), os.getpid())
+        self._guarded(self._read_sweep_best)
         previous = install_stop_signals(self._on_signal)
         threads = [
             threading.Thread(target=self._worker, args=(i,), name=f"worker-{i}", daemon=True)
@@ -222,7 +225,7 @@ class Agent:
         try:
             for thread in threads:
                 thread.start()
-            last_control = last_beat = time.monotonic()
+            last_control = last_beat = last_best = time.monotonic()
             # Often enough that a short timeout (seconds, in tests) never condemns a live run.
             beat_every = min(HEARTBEAT_EVERY, self.heartbeat_timeout / 3)
             while any(t.is_alive() for t in threads):
@@ -235,11 +238,23 @@ class Agent:
                 if now - last_beat >= beat_every:
                     last_beat = now
                     self._guarded(lambda: self.store.heartbeat(self.agent_id, list(self._active)))
+                if now - last_best >= BEST_EVERY:
+                    last_best = now
+                    self._guarded(self._read_sweep_best)
             self._guarded(lambda: settle(self.store, self.sweep.id, self.spec))
         finally:
             restore_signals(previous)
             self._guarded(lambda: self.store.end_agent(self.agent_id))
         return self.report
+
+    def _read_sweep_best(self) -> None:
+        """Show the whole sweep's best run (other agents' too) in the progress view."""
+        metric = self.spec.metric
+        if metric is None:
+            return
+        found = self.store.best_of_sweep(self.sweep.id, BEST_STATES, metric.maximize)
+        if found is not None:
+            self.observer.sweep_best(*found)
 
     def _guarded(self, action: Callable[[], Any]) -> None:
         """Run a store call of the main loop; a store that is away is said once, not fatal."""

@@ -116,6 +116,9 @@ class Observer:
 
     def ended(self, outcome: Outcome) -> None: ...
 
+    def sweep_best(self, run_id: str, value: float) -> None:
+        """The best run of the whole sweep so far (any agent's), by the ranking's rule."""
+
     def close(self) -> None: ...
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from sweepctl import ranking
 from sweepctl.errors import UsageError
 from sweepctl.records import Run, Sweep
 from sweepctl.spec.model import Metric
@@ -35,29 +35,15 @@ def iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
-def scored_runs(runs: list[Run]) -> list[Run]:
-    """The runs a best run is chosen from: finished runs with a value, else any with one."""
-    scored = [r for r in runs if r.metric is not None and math.isfinite(r.metric)]
-    return [r for r in scored if r.state == "finished"] or scored
-
-
 def best_run(metric: Metric | None, runs: list[Run]) -> Run | None:
-    """The run with the best metric: among finished runs, else among any with a value."""
-    pool = scored_runs(runs)
-    if metric is None or not pool:
-        return None
-    pick = max if metric.maximize else min
-    return pick(pool, key=lambda r: r.metric)
+    """The best run by the one rule of :mod:`sweepctl.ranking`."""
+    return ranking.rank(metric, runs).best
 
 
 def rank(metric: Metric | None, runs: list[Run]) -> list[Run]:
-    """Runs best first by the metric; runs without a value last, newest first among them."""
-    if metric is None:
-        return list(runs)
-    scored = [r for r in runs if r.metric is not None and math.isfinite(r.metric)]
-    rest = [r for r in runs if r not in scored]
-    scored.sort(key=lambda r: r.metric, reverse=metric.maximize)
-    return scored + rest
+    """Every run, the ranked ones best first, then those left out (in creation order)."""
+    found = ranking.rank(metric, runs)
+    return found.ranked + found.left_out
 
 
 def run_json(run: Run) -> dict[str, Any]:

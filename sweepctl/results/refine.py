@@ -21,9 +21,9 @@ from typing import Any
 
 import yaml
 
+from sweepctl import ranking
 from sweepctl.errors import UsageError
 from sweepctl.records import Run, Sweep
-from sweepctl.results.export import rank
 from sweepctl.search.space import MISSING, lookup
 from sweepctl.spec.model import Param
 
@@ -113,7 +113,7 @@ def refine(sweep: Sweep, runs: list[Run], *, factor: float = 2.0, top: int = 5) 
     spec = sweep.spec
     if spec.metric is None:
         raise UsageError(f"sweep {sweep.label} has no metric: there is no best to refine around")
-    ranked = [r for r in rank(spec.metric, runs) if r.metric is not None][:top]
+    ranked = ranking.rank(spec.metric, runs).top(top)
     if not ranked:
         raise UsageError(
             f"no run of sweep {sweep.label} has a value for {spec.metric.name!r} yet",

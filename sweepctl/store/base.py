@@ -354,6 +354,27 @@ class Store(Database):
 
         self.write(transaction)
 
+    def best_of_sweep(
+        self, sweep_id: str, states: Sequence[str], maximize: bool
+    ) -> tuple[str, float] | None:
+        """``(run id, value)`` of the sweep's best run among runs in ``states``, or None."""
+        column = t.runs.c.metric
+
+        def query(conn: Connection) -> tuple[str, float] | None:
+            row = conn.execute(
+                sa.select(t.runs.c.id, column)
+                .where(
+                    t.runs.c.sweep_id == sweep_id,
+                    t.runs.c.state.in_(list(states)),
+                    column.is_not(None),
+                )
+                .order_by(column.desc() if maximize else column.asc(), t.runs.c.number)
+                .limit(1)
+            ).first()
+            return None if row is None else (row[0], float(row[1]))
+
+        return self.read(query)
+
     def control(self, sweep_id: str, run_ids: Sequence[str]) -> tuple[str, dict[str, str]]:
         """What agents poll: the sweep's state and the stop requests for their runs."""
 

@@ -173,7 +173,7 @@ def test_history_gives_every_logged_row_in_order(harness: Harness) -> None:
 
 def test_best_without_any_scored_run_says_so(harness: Harness) -> None:
     sweep_id = harness.create()
-    with pytest.raises(UsageError, match="has logged 'loss' yet"):
+    with pytest.raises(UsageError, match="has a value of 'loss' yet"):
         api.best(sweep_id, storage=harness.storage)
 
 

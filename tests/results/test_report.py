@@ -189,7 +189,10 @@ def test_summary_group_statistics_by_each_categorical_parameter(known) -> None:
         ["mlp", "0.725 ± 0.035", "2", "0.75", ids[3]],
         ["rnn", "0.6", "1", "0.6", ids[5]],
     ]
-    assert "Over the 6 finished runs that logged val/acc" in by_model
+    assert (
+        "Over the 6 finished or early-stopped runs that logged val/acc (left out of the "
+        "ranking: 1 failed (ended early: partial values); 1 without a value)" in by_model
+    )
     # adam: 0.9, 0.8, 0.7 -> 0.8 ± 0.1; sgd: 0.85, 0.75, 0.6 -> 0.7333 ± 0.1258.
     assert table_rows(section(known["summary"], "val/acc by opt.name")) == [
         ["adam", "0.8 ± 0.1", "3", "0.9", ids[0]],

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sweepctl import ranking
 from sweepctl.domain import config_key
 from sweepctl.errors import UsageError
-from sweepctl.results.export import best_run, flatten, rank, scored_runs
+from sweepctl.results.export import best_run, flatten
 from sweepctl.run_metric import metric_history
 from sweepctl.spec.checks import did_you_mean
 
@@ -144,7 +145,7 @@ class ReportData:
         return column.get(run) if column.path else self.tags[run.sweep_id]
 
     def top(self, n: int) -> list[Run]:
-        return rank(self.metric, self.scored)[:n] if self.metric else []
+        return ranking.rank(self.metric, self.scored).top(n) if self.metric else []
 
     def is_best(self, run: Run) -> bool:
         return self.best is not None and run.id == self.best.id
@@ -255,7 +256,8 @@ def collect(
     unique = list({s.id: s for s in sweeps}.values())
     metric = _same_metric(unique)
     runs = [r for s in unique for r in source.runs(s.id)]
-    scored = scored_runs(runs) if metric else []
+    # The runs the ranking counts (finished or stopped, with a value), in creation order.
+    scored = [r for r in runs if ranking.counts(r.state, r.metric)] if metric else []
     tags = _tags(unique)
     columns = _columns(unique, runs)
     if len(unique) > 1:

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sweepctl import __version__
-from sweepctl.domain import RunState
+from sweepctl import __version__, ranking
 from sweepctl.duration import format_duration
 from sweepctl.results.export import best_run, csv_text, flat_row, flatten, iso
 from sweepctl.results.report.data import (
@@ -234,11 +233,12 @@ def _groups(data: ReportData, column: Column) -> Section:
 
 
 def _pool_note(data: ReportData) -> str:
-    finished = all(r.state == RunState.FINISHED.value for r in data.scored)
-    which = "finished runs" if finished else "runs (none has finished yet)"
+    left_out = ranking.rank(data.metric, data.runs).note()
     return (
-        f"Over the {len(data.scored)} {which} that logged {data.metric_name}; "
-        "std is the sample standard deviation (n - 1), best is the "
+        f"Over the {len(data.scored)} finished or early-stopped runs that logged "
+        f"{data.metric_name}"
+        + (f" ({left_out})" if left_out else "")
+        + "; std is the sample standard deviation (n - 1), best is the "
         f"{'highest' if data.metric and data.metric.maximize else 'lowest'} value."
     )
 
