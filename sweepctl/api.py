@@ -197,6 +197,17 @@ def _best_of(sweep: Sweep, every: list[Run]) -> Best:
         )
     found = ranking.rank(metric, every)
     if found.best is None:
+        logged = sorted({k for r in every for k in r.summary if not k.startswith("_")})
+        if logged and not any(r.metric is not None for r in every):
+            # The runs log, but never this name: most likely the sweep file misnames it.
+            guess = did_you_mean(metric.name, logged)
+            shown = ", ".join(logged[:20]) + (", ..." if len(logged) > 20 else "")
+            raise UsageError(
+                f"no run of sweep {sweep.label} has logged its metric {metric.name!r}; "
+                f"they logged: {shown}",
+                hint=(f"{guess} " if guess else "")
+                + "`metric.name` in the sweep file must be a key the program logs",
+            )
         note = found.note()
         raise UsageError(
             f"no finished or stopped run of sweep {sweep.label} has a value of {metric.name!r} yet",

@@ -244,6 +244,7 @@ class FunctionAgent(Agent):
                     before = watch.recorder.steps
                     watch.recorder.add(watch.tail.read_new())
                     logged = watch.recorder.steps != before
+                    self._check_metric_name(watch.recorder, ended=False)
             if watch is not None and (logged or now - last_control >= CONTROL_EVERY):
                 last_control = now
                 self._guarded(self._poll_control)
@@ -316,6 +317,7 @@ class FunctionAgent(Agent):
                 self._stop_requests.pop(run.id, None)
         recorder.add(watch.tail.read_new(final=True))  # the keeper no longer reads it
         self._persist(recorder.flush, f"run {run.id}'s last metrics")
+        self._check_metric_name(recorder, ended=True)
         self._persist(
             lambda: self.store.finish_run(run.id, state, exit_code=code, reason=reason),
             f"how run {run.id} ended",

@@ -186,6 +186,7 @@ class Agent:
         self._started_at = time.monotonic()
         self._failures = 0
         self._ended = 0
+        self._metric_warned = False
 
     # -- checks before anything is stored ----------------------------------------------------
     def preflight(self) -> None:
@@ -255,6 +256,15 @@ class Agent:
         found = self.store.best_of_sweep(self.sweep.id, BEST_STATES, metric.maximize)
         if found is not None:
             self.observer.sweep_best(*found)
+
+    def _check_metric_name(self, recorder: Recorder, *, ended: bool) -> None:
+        """Say once per agent that runs log keys but not the sweep's metric."""
+        if self._metric_warned:
+            return
+        warning = recorder.missing_metric(ended=ended)
+        if warning is not None:
+            self._metric_warned = True
+            self.say(warning)
 
     def _guarded(self, action: Callable[[], Any]) -> None:
         """Run a store call of the main loop; a store that is away is said once, not fatal."""
@@ -429,6 +439,7 @@ class Agent:
             code = child.wait(POLL)
             # Once the child has exited, a last line without its newline counts too.
             recorder.add(metrics.read_new(final=code is not None))
+            self._check_metric_name(recorder, ended=False)
             if code is not None:
                 break
             ending = self._ending(run.id, deadline)
@@ -440,6 +451,7 @@ class Agent:
                 return state, code, reason, recorder.best
         # Rows kept while the store was away are written before the run's end is.
         self._persist(recorder.flush, f"run {run.id}'s last metrics")
+        self._check_metric_name(recorder, ended=True)
         if code == 0:
             return "finished", code, None, recorder.best
         if code < 0:

@@ -9,6 +9,7 @@ from sweepctl.backends.local.controller import early_stops
 from sweepctl.errors import SweepctlError
 from sweepctl.run_metric import metric_history, metric_value, summarize
 from sweepctl.spec.model import SweepSpec
+from sweepctl.spec.suggest import closest
 from sweepctl.store import Store
 
 
@@ -33,6 +34,7 @@ class Recorder:
         self.best: float | None = None
         self.history: list[float] = []
         self.pending: list[dict[str, Any]] = []
+        self._name_checked = False
 
     def flush(self) -> None:
         """Write the rows not yet stored, with the summary and metric so far; raises
@@ -44,6 +46,34 @@ class Recorder:
         )
         self.steps += len(self.pending)
         self.pending = []
+
+    def logged_keys(self) -> list[str]:
+        """The keys this run has logged (W&B's own ``_step``-style keys aside)."""
+        return [k for k in self.summary if not k.startswith("_")]
+
+    def missing_metric(self, *, ended: bool) -> str | None:
+        """A warning when the sweep's metric looks misnamed: at the run's first logged step
+        if a logged key is a near miss of it (``val_loss`` for ``val/loss``), and when the
+        run ends having logged steps but never the metric; else None."""
+        if self.metric is None or self.best is not None or not self.summary:
+            return None
+        logged = self.logged_keys()
+        if not logged:
+            return None
+        guess = closest(self.metric.name, logged)
+        if not ended:
+            if self._name_checked:
+                return None
+            self._name_checked = True
+            if guess is None:
+                return None  # it may log the metric later (each epoch, say)
+        shown = ", ".join(logged[:12]) + (", ..." if len(logged) > 12 else "")
+        return (
+            f"run {self.run_id} logged {shown} but not the sweep's metric "
+            f"{self.metric.name!r}"
+            + (f": did you mean {guess!r}?" if guess else "")
+            + " (the sweep file's `metric.name` must match a key the program logs)"
+        )
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         """Take new rows; write them with what is still pending (a store that was away)."""

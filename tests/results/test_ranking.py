@@ -198,3 +198,79 @@ def test_the_agents_best_so_far_is_the_whole_sweeps(sweep) -> None:
     ended = [line for line in done.stderr.splitlines() if " finished in " in line]
     assert len(ended) == 2
     assert not any("best so far" in line for line in ended)  # 0.25 from before stays best
+
+
+def test_a_metric_name_nobody_logs_is_said_by_the_agent_and_by_best(tmp_path: Path) -> None:
+    """`metric: val/loss` with a script that logs `val_loss`: the agent warns once, at the
+    first step, with the keys it logged; `best` lists them too."""
+    (tmp_path / "train.py").write_text(
+        "import sys, time, sweepctl\n"
+        "for epoch in range(3):\n"
+        "    sweepctl.log({'val_loss': 0.5 / (epoch + 1), 'epoch': epoch})\n"
+        "    time.sleep(0.3)\n"
+    )
+    (tmp_path / "sweep.yaml").write_text(
+        "method: grid\nmetric: {name: val/loss, goal: minimize}\nprogram: train.py\n"
+        "parameters:\n  lr: {values: [0.1, 0.01]}\n"
+    )
+    env = dict(
+        os.environ,
+        SWEEPCTL_STORAGE=f"sqlite:///{tmp_path / 's.db'}",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    )
+
+    def sweepctl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "sweepctl", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    sweep_id = sweepctl("create", "sweep.yaml", "-q").stdout.strip()
+    agent = sweepctl("agent", sweep_id)
+    assert agent.returncode == 0, agent.stderr
+    warnings = [line for line in agent.stderr.splitlines() if "not the sweep's metric" in line]
+    assert len(warnings) == 1, agent.stderr  # once, not per run or per step
+    assert "logged val_loss, epoch but not the sweep's metric 'val/loss'" in warnings[0]
+    assert "did you mean 'val_loss'?" in warnings[0]
+    # Said at the first step, before the first run ended.
+    lines = agent.stderr.splitlines()
+    first_end = next(i for i, line in enumerate(lines) if " finished in " in line)
+    assert lines.index(warnings[0]) < first_end
+    best = sweepctl("best", sweep_id)
+    assert best.returncode == 2
+    assert "has logged its metric 'val/loss'; they logged: epoch, val_loss" in best.stderr
+    assert "did you mean 'val_loss'?" in best.stderr
+
+
+def test_a_metric_logged_only_later_is_not_warned_about(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(
+        "import time, sweepctl\n"
+        "for step in range(4):\n"
+        "    sweepctl.log({'train/loss': 1.0 / (step + 1)})\n"
+        "    time.sleep(0.3)\n"
+        "sweepctl.log({'val/acc': 0.9})\n"
+    )
+    (tmp_path / "sweep.yaml").write_text(
+        "method: grid\nmetric: {name: val/acc, goal: maximize}\nprogram: train.py\n"
+        "parameters:\n  lr: {values: [0.1]}\n"
+    )
+    env = dict(
+        os.environ,
+        SWEEPCTL_STORAGE=f"sqlite:///{tmp_path / 's.db'}",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    )
+    created = subprocess.run(
+        [sys.executable, "-m", "sweepctl", "create", "sweep.yaml", "-q"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    agent = subprocess.run(
+        [sys.executable, "-m", "sweepctl", "agent", created.stdout.strip()],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert agent.returncode == 0, agent.stderr
+    assert "not the sweep's metric" not in agent.stderr
