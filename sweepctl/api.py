@@ -40,7 +40,8 @@ from sweepctl.results import refine as refining
 from sweepctl.search.grid import grid_configs, grid_points
 from sweepctl.spec import inspect_config, inspect_file
 from sweepctl.spec.checks import did_you_mean
-from sweepctl.urls import redact
+from sweepctl.spec.program import program_problem
+from sweepctl.urls import is_shared_storage, redact
 
 # -- validate ------------------------------------------------------------------------------
 
@@ -63,12 +64,15 @@ def create(
     dry_run: bool = False,
     preview: int = 5,
     controller: str = "local",
+    check_program: bool = True,
 ) -> Created:
     """Validate a sweep file (or a sweep config dict, W&B's Python form) and store it as a
     new sweep (or, with ``dry_run``, only look).
 
     ``controller="wandb"`` creates it on W&B's servers instead (the ``sweepctl:`` block
     stripped, with a warning for each option only the local controller honours).
+    ``check_program``: a ``program`` missing from the working directory is an error on a
+    store only this machine uses, a warning on a shared one (:mod:`sweepctl.spec.program`).
     """
     if controller not in factory.CONTROLLERS:
         raise UsageError(f"unknown controller {controller!r}", hint="local or wandb")
@@ -76,6 +80,13 @@ def create(
     if report.spec is None:
         raise InvalidSweepError(report.source, report.problems)
     spec = report.spec
+    warnings = list(report.warnings)
+    if check_program:
+        shared = controller == "wandb" or is_shared_storage(storage)
+        problem = program_problem(spec, report.lines, Path.cwd(), shared=shared)
+        if problem is not None and problem.severity == "error":
+            raise InvalidSweepError(report.source, [problem])
+        warnings += [problem] if problem is not None else []
     config = dict(spec.config)
     if controller == "wandb":  # W&B takes entity and project apart from the config
         config.update({"name": name} if name else {})
@@ -89,7 +100,7 @@ def create(
     lines = report.lines
     config, local_only = backend.prepare(config, lines)
     result = Created(
-        spec=spec, controller=controller, warnings=[*report.warnings, *local_only], config=config
+        spec=spec, controller=controller, warnings=[*warnings, *local_only], config=config
     )
     if spec.method == "grid":
         result.grid_points = grid_points(spec)

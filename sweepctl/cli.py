@@ -111,6 +111,9 @@ def create(
             help="local (the default: sweepctl's store and search) or wandb (W&B's servers).",
         ),
     ] = "local",
+    no_check_program: Annotated[
+        bool, typer.Option("--no-check-program", help="Store it although `program` is missing.")
+    ] = False,
 ) -> None:
     """Validate a sweep file and store it as a new sweep; prints its id."""
     result = api.create(
@@ -121,6 +124,7 @@ def create(
         storage=storage,
         dry_run=dry_run,
         controller=controller,
+        check_program=not no_check_program,
     )
     render.problems(str(file), result.warnings)
     for warning in result.server_warnings:  # W&B's own "Malformed sweep config detected"

@@ -41,13 +41,15 @@ def sweep(
     name: str | None = None,
     storage: str | None = None,
     controller: str = "local",
+    check_program: bool = True,
 ) -> str:
     """Create a sweep from a config dict (W&B's Python form) or a sweep file; its id.
 
     Validated as ``sweepctl create`` validates files: a bad config raises
     :class:`~sweepctl.errors.SweepctlError` naming each key path (``parameters.lr.min``), with
     did-you-mean hints, and nothing is stored. ``controller="wandb"`` creates it on W&B and
-    returns its ``entity/project/id`` path.
+    returns its ``entity/project/id`` path. A ``program`` missing from the working
+    directory is an error on a local store (``check_program=False`` skips the check).
     """
     if not isinstance(sweep, (Mapping, str, Path)):
         raise UsageError(
@@ -62,6 +64,7 @@ def sweep(
         entity=entity,
         storage=storage,
         controller=controller,
+        check_program=check_program,
     )
     for problem in created.warnings:
         where = problem.path or created.spec.source or "sweep"

@@ -103,8 +103,14 @@ def test_dry_run_grid_points_match_the_corpus_manifest(capsys):
     for row in rows:
         if row["reason"] not in ("ok", "sci_notation_string"):
             continue
+        # Their programs are in their authors' repositories, not here.
         code, out, _ = run_cli(
-            capsys, "create", str(CORPUS / "files" / row["file"]), "--dry-run", "--json"
+            capsys,
+            "create",
+            str(CORPUS / "files" / row["file"]),
+            "--dry-run",
+            "--json",
+            "--no-check-program",
         )
         assert code == 0, row["file"]
         assert json.loads(out)["grid_points"] == int(row["grid_points"]), row["file"]
@@ -135,3 +141,26 @@ def test_a_mistyped_command_gets_one_suggestion(capsys):
     code, out, err = run_cli(capsys, "agen")
     assert code == 2 and out == ""
     assert err.count("Did you mean 'agent'?") == 1, err
+
+
+def test_create_checks_the_program_it_will_run(capsys, store, tmp_path, monkeypatch):
+    """A misspelled `program:` is caught at create, not at agent: exit 2, nothing stored."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text("pass\n")
+    (tmp_path / "sweep.yaml").write_text(
+        "method: grid\nprogram: trian.py\nparameters:\n  lr: {values: [0.1]}\n"
+    )
+    code, _, err = run_cli(capsys, "create", "sweep.yaml")
+    assert code == 2
+    assert f"sweep.yaml:2: error: program: 'trian.py' not found in {tmp_path}" in err
+    assert "did you mean 'train.py'?" in err and "nothing was stored" in err
+    assert not store.exists()  # not even an empty store
+    code, _, err = run_cli(capsys, "create", "sweep.yaml", "--no-check-program", "-q")
+    assert code == 0
+    # On a shared store agents on other machines may have it: a warning, and it is stored.
+    monkeypatch.setenv("SWEEPCTL_STORAGE", "postgresql://nobody@127.0.0.1:1/none")
+    from sweepctl import api
+
+    created = api.create(tmp_path / "sweep.yaml", dry_run=True)
+    assert [w.message for w in created.warnings] == [f"'trian.py' not found in {tmp_path}"]
+    assert "checked here only" in created.warnings[0].hint

@@ -208,6 +208,7 @@ def test_project_and_entity_follow_wandbs_order(fake_wandb, sweep_file, tmp_path
 
 
 def test_a_local_name_with_slashes_is_refused(fake_wandb, sweep_file, tmp_path):
+    (tmp_path / "prog.py").write_text(PROGRAM)
     done = sweepctl(["create", str(sweep_file), "--name", "team/lr/v1"], _env(fake_wandb), tmp_path)
     assert done.returncode == 2 and "names a W&B sweep" in done.stderr
     assert f"{sweep_file}: sweep name 'team/lr/v1' has a slash" in done.stderr
