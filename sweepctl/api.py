@@ -12,6 +12,7 @@ holds it. Nothing here prints.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
@@ -38,7 +39,7 @@ from sweepctl.records import Run, Sweep
 from sweepctl.results import export
 from sweepctl.results import refine as refining
 from sweepctl.search.grid import grid_configs, grid_points
-from sweepctl.spec import inspect_config, inspect_file
+from sweepctl.spec import inspect_config, inspect_file, load_spec
 from sweepctl.spec.checks import did_you_mean
 from sweepctl.spec.program import program_problem
 from sweepctl.urls import is_shared_storage, redact
@@ -65,6 +66,7 @@ def create(
     preview: int = 5,
     controller: str = "local",
     check_program: bool = True,
+    source: str | None = None,
 ) -> Created:
     """Validate a sweep file (or a sweep config dict, W&B's Python form) and store it as a
     new sweep (or, with ``dry_run``, only look).
@@ -76,7 +78,10 @@ def create(
     """
     if controller not in factory.CONTROLLERS:
         raise UsageError(f"unknown controller {controller!r}", hint="local or wandb")
-    report = inspect_config(file) if isinstance(file, Mapping) else inspect_file(file)
+    if isinstance(file, Mapping):  # ``source``: the file a dict came from, if any
+        report = inspect_config(file, source=source or "<dict>")
+    else:
+        report = inspect_file(file)
     if report.spec is None:
         raise InvalidSweepError(report.source, report.problems)
     spec = report.spec
@@ -358,10 +363,22 @@ def control(ref: str, action: str, *, storage: str | None = None) -> Controlled:
 # -- campaigns -----------------------------------------------------------------------------
 
 
-def launch_plan(files: Sequence[Path], *, count: int | None = None, storage: str | None = None):
-    """The local backend and what `launch` would do for these files (folders expand)."""
+def launch_plan(
+    files: Sequence[Path],
+    *,
+    count: int | None = None,
+    storage: str | None = None,
+    carry_best: bool = False,
+):
+    """The local backend and what `launch` would do for these files (folders expand, in
+    their campaign file's order)."""
     backend = factory.open_local(storage, create=True)
-    return backend, campaign.plan(backend, campaign.sweep_files(list(files)), count)
+    found = campaign.sweep_files(list(files))
+    carry = carry_best or found.carry_best
+    steps = campaign.plan(backend, found.files, count, carry_best=carry)
+    if steps:
+        steps[0].carries = False  # the first phase has nothing before it
+    return backend, steps
 
 
 def launch(
@@ -370,21 +387,38 @@ def launch(
     agents: int = 1,
     count: int | None = None,
     storage: str | None = None,
+    carry_best: bool = False,
     on_step: Callable[[Any, Any], None] | None = None,
     **agent_options: Any,
 ) -> list[tuple[Any, AgentReport | None]]:
     """Run sweep files one after another: create (or resume) each, run agents, move on.
 
-    Returns ``(step, agent report)`` pairs; stops early when an agent is interrupted.
+    With ``carry_best`` (or the campaign file's ``carry_best``), each new phase starts from
+    the best config of the phases before it (see :mod:`sweepctl.campaign`). Returns ``(step,
+    agent report)`` pairs; stops early when an agent is interrupted.
     """
-    backend, steps = launch_plan(files, count=count, storage=storage)
+    backend, steps = launch_plan(files, count=count, storage=storage, carry_best=carry_best)
     done: list[tuple[Any, AgentReport | None]] = []
+    best_so_far: dict[str, Any] = {}
+
+    def remember_best(sweep_id: str) -> None:
+        # No metric, or no run with a value: nothing to carry from this phase.
+        with contextlib.suppress(UsageError):
+            best_so_far.update(best(sweep_id, storage=backend.url).config)
+
     for step in steps:
         if step.state == "skip":
             done.append((step, None))
+            remember_best(step.sweep_id)
             continue
         if step.sweep_id is None:
-            step.sweep_id = create(step.file, storage=backend.url).sweep_id
+            if step.carries and best_so_far:
+                spec, _ = load_spec(step.file)
+                config, step.fixed = campaign.carried(spec.config, best_so_far)
+                made = create(config, source=str(step.file), storage=backend.url)
+            else:
+                made = create(step.file, storage=backend.url)
+            step.sweep_id = made.sweep_id
         if on_step is not None:
             on_step(step, None)
         result = agent(
@@ -393,6 +427,7 @@ def launch(
         done.append((step, result))
         if result.interrupted or result.failed:
             break
+        remember_best(step.sweep_id)
     return done
 
 

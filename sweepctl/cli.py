@@ -310,11 +310,14 @@ def launch(
         int | None, typer.Option("--count", "-n", help="Runs per sweep (default: until done).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the plan.")] = False,
+    carry_best: Annotated[
+        bool, typer.Option("--carry-best", help="Start each phase from the best config so far.")
+    ] = False,
     storage: StorageOpt = None,
 ) -> None:
     """Run several sweep files one after another; run it again to resume."""
     if dry_run:
-        _, steps = api.launch_plan(files, count=count, storage=storage)
+        _, steps = api.launch_plan(files, count=count, storage=storage, carry_best=carry_best)
         for step in steps:
             render.line(step.describe())
         return
@@ -323,6 +326,7 @@ def launch(
         agents=agents,
         count=count,
         storage=storage,
+        carry_best=carry_best,
         on_step=lambda step, _: render.info(("launch: ", "bold"), step.describe()),
         echo_for=progress.write_echo,
         say=render.say,

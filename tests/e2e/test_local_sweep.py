@@ -597,3 +597,41 @@ def test_train_script_gets_exactly_the_sweep_config_and_its_metrics_reach_the_st
     assert run["config"] == expected
     assert run["metric"] == run["summary"]["val/loss"]  # one epoch: the only value
     assert {"train/loss", "val/acc_command", "val/acc_value", "epoch"} <= set(run["summary"])
+
+
+@SQLITE_ONLY
+def test_launch_keeps_the_campaign_order_and_carries_the_best(ws):
+    """A folder runs in its campaign file's order, not by file name; with carry_best the
+    second phase fixes what it does not search to the first phase's best."""
+    ws.file("prog.py", ECHO_PROGRAM)
+    # Named so that name order would run phase 2 first.
+    ws.file(
+        "phases/z_first.yaml",
+        "program: prog.py\nmethod: grid\nmetric: {name: loss, goal: minimize}\n"
+        "parameters:\n  x: {values: [-1, 0, 2]}\n  y: {value: 5}\n",
+    )
+    ws.file(
+        "phases/a_second.yaml",
+        "program: prog.py\nmethod: grid\nmetric: {name: loss, goal: minimize}\n"
+        "parameters:\n  x: {value: 3}\n  y: {values: [0.5, 1.5]}\n",
+    )
+    ws.file("phases/campaign.yaml", "sweeps: [z_first.yaml, a_second.yaml]\ncarry_best: true\n")
+    plan = ws.run("launch", "phases", "--dry-run").stdout.splitlines()
+    assert plan[0].startswith("new     phases/z_first.yaml  (grid, 3 grid points")
+    assert plan[1].startswith("new     phases/a_second.yaml  (grid, 2 grid points")
+    assert plan[1].endswith("starting from the best so far)")
+
+    done = ws.run("launch", "phases")
+    assert "with the best x so far" in done.stderr  # y is searched in phase 2: not carried
+    first, second = ws.json("ls")
+    assert (first["source"], second["source"]) == ("phases/z_first.yaml", "phases/a_second.yaml")
+    runs = ws.json("runs", second["sweep_id"])
+    # x fixed to phase 1's best (x=0: loss 0 + 5), not the file's x=3; y searched.
+    assert sorted((r["config"]["x"], r["config"]["y"]) for r in runs) == [(0, 0.5), (0, 1.5)]
+    # Run again: both phases are found (carried constants and all) and nothing runs twice.
+    again = ws.run("launch", "phases", "--dry-run").stdout
+    assert again.count("skip    phases/") == 2
+
+    ws.file("phases/campaign.yaml", "sweeps: [z_first.yaml, missing.yaml]\n")
+    proc = ws.run("launch", "phases", "--dry-run", check=False)
+    assert proc.returncode == 2 and "the campaign lists 'missing.yaml'" in proc.stderr
