@@ -63,7 +63,7 @@ def validate(
     ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
 ) -> None:
-    """Check sweep files against W&B's rules; report every problem with file:line."""
+    """Check sweep files against W&B's rules. Every problem is reported with file:line."""
     result = api.validate(files, strict=strict)
     if json_out:
         render.as_json(result.to_json())
@@ -115,7 +115,7 @@ def create(
         bool, typer.Option("--no-check-program", help="Store it although `program` is missing.")
     ] = False,
 ) -> None:
-    """Validate a sweep file and store it as a new sweep; prints its id."""
+    """Validate a sweep file and store it. Prints the new sweep's id."""
     result = api.create(
         file,
         name=name,
@@ -166,7 +166,7 @@ def agent(
     ] = False,
     storage: StorageOpt = None,
 ) -> None:
-    """Run the sweep's runs until --count is reached or the sweep is finished."""
+    """Run a sweep's runs. Until --count runs have run, or the sweep is finished."""
     seconds = parse_duration(timeout, what="--timeout") if timeout is not None else None
     idle = parse_duration(idle_exit, what="--idle-exit") if idle_exit is not None else None
     # On a terminal a live view replaces the children's output (it is in each run's log
@@ -211,7 +211,7 @@ def runs(
         int | None, typer.Option("--top", help="Only the N best runs by the metric.")
     ] = None,
 ) -> None:
-    """The runs of a sweep: a table sorted by the metric, or JSON in creation order."""
+    """List a sweep's runs. A table ranked best first; --json: in creation order."""
     found = api.runs(sweep, storage=storage, state=state, top=top)
     if json_out:
         render.as_json(found.to_json())
@@ -221,7 +221,7 @@ def runs(
 
 @app.command(name="ls")
 def list_sweeps(storage: StorageOpt = None, json_out: JsonOpt = False) -> None:
-    """The sweeps in the store, with their state and run counts."""
+    """The sweeps in the store. With their state and run counts."""
     found = [s.to_json() for s in api.list_sweeps(storage=storage)]
     if json_out:
         render.as_json(found)
@@ -242,7 +242,7 @@ def export_best(
     ] = None,
     storage: StorageOpt = None,
 ) -> None:
-    """The best config of each sweep, to use for the final training runs."""
+    """Write the best config of each sweep. For the final training runs."""
     text = api.export_best(sweeps or [], out=out, fmt=fmt, storage=storage)
     if out is None:
         sys.stdout.write(text)
@@ -256,7 +256,7 @@ def export_runs(
     out: Annotated[Path, typer.Option("--out", "-o", help="runs.csv, runs.json or runs.jsonl")],
     storage: StorageOpt = None,
 ) -> None:
-    """Every run of a sweep, with flattened config.* and summary.* columns."""
+    """Write every run of a sweep to a file. Flattened config.* and summary.* columns."""
     n = api.export_runs(sweep, out=out, storage=storage)
     render.info(("wrote ", "green"), f"{n} run{'s' if n != 1 else ''} to {out}")
 
@@ -269,19 +269,19 @@ def stop(
     ] = False,
     storage: StorageOpt = None,
 ) -> None:
-    """Start no new runs; running runs finish (or, with --cancel, are killed)."""
+    """Start no new runs. Running runs finish (with --cancel, they are killed)."""
     _control(sweep, "cancel" if cancel else "stop", storage)
 
 
 @app.command()
 def pause(sweep: SweepArg, storage: StorageOpt = None) -> None:
-    """Start no new runs until `resume`; agents wait."""
+    """Start no new runs until `resume`. Agents wait."""
     _control(sweep, "pause", storage)
 
 
 @app.command()
 def resume(sweep: SweepArg, storage: StorageOpt = None) -> None:
-    """Let a paused or stopped sweep start runs again."""
+    """Let a sweep start runs again. After `pause` or `stop`."""
     _control(sweep, "resume", storage)
 
 
@@ -295,7 +295,7 @@ def refine(
     top: Annotated[int, typer.Option("--top", help="Narrow around the best K runs.")] = 5,
     storage: StorageOpt = None,
 ) -> None:
-    """Write a bayes sweep file narrowed around the best runs of a sweep."""
+    """Write a bayes sweep around the best. Ranges narrowed to the top runs."""
     api.refine(sweep, out=out, factor=factor, top=top, storage=storage)
     render.info(("wrote ", "green"), f"{out}; run it with: sweepctl create {out}")
 
@@ -305,7 +305,9 @@ def launch(
     files: Annotated[
         list[Path], typer.Argument(help="Sweep files or folders, run in order.", metavar="PATH...")
     ],
-    agents: Annotated[int, typer.Option("--agents", help="Workers for each sweep.")] = 1,
+    agents: Annotated[
+        int, typer.Option("--workers", "-w", "--agents", help="Runs at the same time, per sweep.")
+    ] = 1,
     count: Annotated[
         int | None, typer.Option("--count", "-n", help="Runs per sweep (default: until done).")
     ] = None,
@@ -315,7 +317,7 @@ def launch(
     ] = False,
     storage: StorageOpt = None,
 ) -> None:
-    """Run several sweep files one after another; run it again to resume."""
+    """Run sweep files one after another. Run it again to resume."""
     if dry_run:
         _, steps = api.launch_plan(files, count=count, storage=storage, carry_best=carry_best)
         for step in steps:
@@ -372,7 +374,7 @@ def report(
     ] = False,
     storage: StorageOpt = None,
 ) -> None:
-    """Write runs.csv, summary.md and plots of a sweep's runs (or compare several sweeps)."""
+    """Write a report of a sweep's runs. Files: runs.csv, summary.md, plots; several compared."""
     written = api.report(
         sweeps,
         out=out,
@@ -391,14 +393,16 @@ def report(
 def run_best(
     sweep: SweepArg,
     seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated seeds: 42,1337,2024.")],
-    agents: Annotated[int, typer.Option("--agents", help="Runs at the same time.")] = 1,
+    agents: Annotated[
+        int, typer.Option("--workers", "-w", "--agents", help="Runs at the same time.")
+    ] = 1,
     seed_param: Annotated[
         str, typer.Option("--seed-param", help="The parameter that takes the seed.")
     ] = "seed",
     storage: StorageOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run the best config once per seed as its own sweep; print mean ± std of the metric."""
+    """Rerun the best config once per seed. As its own sweep; prints the metric's mean ± std."""
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
@@ -445,7 +449,7 @@ def sync(
     storage: StorageOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Upload a local sweep's runs to W&B (wandb sync of their offline run directories)."""
+    """Upload a sweep's runs to W&B. Through `wandb sync` of their offline run directories."""
     result = api.sync(
         sweep,
         project=project,

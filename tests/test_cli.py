@@ -164,3 +164,31 @@ def test_create_checks_the_program_it_will_run(capsys, store, tmp_path, monkeypa
     created = api.create(tmp_path / "sweep.yaml", dry_run=True)
     assert [w.message for w in created.warnings] == [f"'trian.py' not found in {tmp_path}"]
     assert "checked here only" in created.warnings[0].hint
+
+
+@pytest.mark.parametrize("columns", ["60", "80", "120"])
+def test_the_top_level_help_shows_whole_sentences(columns):
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "sweepctl", "--help"],
+        env={**os.environ, "COLUMNS": columns},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    commands = done.stdout.split("Commands:\n", 1)[1].splitlines()
+    assert len(commands) >= 16
+    for line in commands:
+        assert line.rstrip().endswith(".") and not line.rstrip().endswith("..."), line
+
+
+def test_parallelism_has_one_name_on_every_command_that_runs_runs():
+    import typer
+
+    group = typer.main.get_command(app)
+    for name in ("agent", "launch", "run-best"):
+        assert "--workers" in _options(group.commands[name]), name
