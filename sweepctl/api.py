@@ -24,6 +24,7 @@ from sweepctl.api_types import (
     Best,
     Controlled,
     Created,
+    EarlySavings,
     RunList,
     SeedRuns,
     SweepSummary,
@@ -35,13 +36,14 @@ from sweepctl.backends.base import AgentOptions, AgentReport, Backend, EchoFor
 from sweepctl.backends.wandb import sync as syncing
 from sweepctl.domain import RUN_STATES
 from sweepctl.errors import InvalidSweepError, UsageError
-from sweepctl.records import Run, Sweep
+from sweepctl.records import Run, Sweep, search_records
 from sweepctl.results import export
 from sweepctl.results import refine as refining
 from sweepctl.search.grid import grid_configs, grid_points
 from sweepctl.spec import inspect_config, inspect_file, load_spec
 from sweepctl.spec.checks import did_you_mean
 from sweepctl.spec.program import program_problem
+from sweepctl.stopping import saved_iterations
 from sweepctl.urls import is_shared_storage, redact
 
 # -- validate ------------------------------------------------------------------------------
@@ -197,11 +199,22 @@ def runs(
     """The sweep and its runs (only those in ``state``; only the ``top`` best by the metric)."""
     _check_states(state or ())
     backend, sweep = factory.open_sweep(ref, storage)
-    found = backend.runs(sweep.id, state)
+    every = backend.runs(sweep.id)
+    found = [r for r in every if r.state in state] if state else every
     ranked = ranking.rank(sweep.spec.metric, found)
     if top is not None:
         found = ranked.top(top)  # best first
-    return RunList(sweep, found, note=ranked.note() if sweep.spec.metric else None)
+    note = ranked.note() if sweep.spec.metric else None
+    return RunList(sweep, found, note=note, savings=_early_savings(every))
+
+
+def _early_savings(every: list[Run]) -> EarlySavings | None:
+    """What early termination saved over all of a sweep's runs (None if it stopped none)."""
+    early = [r.id for r in every if (r.reason or "").startswith("early stop")]
+    if not early:
+        return None
+    saved = sum(saved_iterations(search_records(every), early).values())
+    return EarlySavings(len(early), saved, sum(len(r.history) for r in every))
 
 
 def _best_of(sweep: Sweep, every: list[Run]) -> Best:

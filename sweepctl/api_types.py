@@ -110,6 +110,24 @@ class Created:
         }
 
 
+@dataclass(frozen=True)
+class EarlySavings:
+    """What early termination saved over a whole sweep: runs it stopped, and iterations (metric
+    values) they did not run against those all runs did run."""
+
+    stopped: int
+    saved: int
+    done: int
+
+    def describe(self) -> str:
+        share = 100 * self.saved / max(1, self.saved + self.done)
+        runs = f"{self.stopped} run{'s' if self.stopped != 1 else ''}"
+        return (
+            f"early termination stopped {runs} of the sweep, saving about {self.saved} of "
+            f"{self.saved + self.done} iterations ({share:.0f}% of the compute)"
+        )
+
+
 @dataclass
 class RunList:
     """A sweep's runs (in creation order), as :func:`runs` found them."""
@@ -117,6 +135,7 @@ class RunList:
     sweep: Sweep
     runs: list[Run]
     note: str | None = None  # which runs the ranking left out, and why
+    savings: EarlySavings | None = None  # over the whole sweep, whatever was listed
 
     def __iter__(self) -> Iterator[Run]:
         return iter(self.runs)

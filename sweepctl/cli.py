@@ -216,7 +216,7 @@ def runs(
     if json_out:
         render.as_json(found.to_json())
     else:
-        render.runs_table(found.sweep, found.runs, found.note)
+        render.runs_table(found.sweep, found.runs, found.note, found.savings)
 
 
 @app.command(name="ls")

@@ -21,9 +21,7 @@ from sweepctl.backends.base import AgentReport
 from sweepctl.duration import format_duration
 from sweepctl.errors import InvalidSweepError, Problem, SweepctlError
 from sweepctl.ranking import describe_left_out
-from sweepctl.records import search_records
 from sweepctl.results.export import flatten, rank
-from sweepctl.stopping import saved_iterations
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -188,7 +186,7 @@ _STATE_STYLE = {
 }
 
 
-def runs_table(sweep: Any, runs: list[Any], note: str | None = None) -> None:
+def runs_table(sweep: Any, runs: list[Any], note: str | None = None, savings: Any = None) -> None:
     """Runs sorted by the metric, with as many parameter columns as fit the terminal; ``note``
     says which runs the ranking left out (they are listed after the ranked ones)."""
     from rich.table import Table
@@ -225,15 +223,8 @@ def runs_table(sweep: Any, runs: list[Any], note: str | None = None) -> None:
     console.print(table)
     if note:
         info(note)
-    early = [r.id for r in runs if (r.reason or "").startswith("early stop")]
-    if early:
-        saved = sum(saved_iterations(search_records(runs), early).values())
-        done = sum(len(r.history) for r in runs)
-        info(
-            f"early termination stopped {len(early)} run{'s' if len(early) != 1 else ''}, "
-            f"saving about {saved} of {saved + done} iterations "
-            f"({100 * saved / max(1, saved + done):.0f}% of the compute)"
-        )
+    if savings is not None:  # over the whole sweep, also when only --top runs are listed
+        info(savings.describe())
     if hidden:
         info(f"({len(hidden)} more parameters not shown: {', '.join(hidden)})")
 

@@ -53,7 +53,10 @@ def fill(storage: str) -> tuple[str, list[str]]:
             rows = [{"loss": v, "_step": i} for i, v in enumerate(values)]
             store.record_metrics(run.id, 0, rows, rows[-1], min(values), values)
         if state != "running":
-            store.finish_run(run.id, state, exit_code=0 if state == "finished" else 1)
+            reason = "early stop: hyperband" if state == "stopped" else None
+            store.finish_run(
+                run.id, state, exit_code=0 if state == "finished" else 1, reason=reason
+            )
     return sweep.id, ids
 
 
@@ -274,3 +277,15 @@ def test_a_metric_logged_only_later_is_not_warned_about(tmp_path: Path) -> None:
     )  # fmt: skip
     assert agent.returncode == 0, agent.stderr
     assert "not the sweep's metric" not in agent.stderr
+
+
+def test_runs_top_counts_early_termination_savings_over_the_whole_sweep(sweep) -> None:
+    """Three runs were stopped early; `--top 1` lists one finished run, and still says so."""
+    done = cli(sweep, "runs", sweep["id"], "--top", "1")
+    assert done.returncode == 0, done.stderr
+    # The three finished runs logged 3 values each; the stopped ones 1 each: 2 saved each.
+    # 9 + 3 + 2 (killed) = 14 logged.
+    assert (
+        "early termination stopped 3 runs of the sweep, saving about 6 of 20 iterations (30% "
+        "of the compute)" in done.stderr
+    )
