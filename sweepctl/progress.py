@@ -64,6 +64,7 @@ class _Tally:
         self.durations: list[float] = []
         self.best: tuple[float, str] | None = None
         self.began = time.monotonic()
+        self.ended: list[Any] = []  # this agent's outcomes, for the final screen
 
     def consider(self, run_id: str, state: str, value: float | None) -> bool:
         """Whether a run that ended in ``state`` with ``value`` is the best of the sweep so
@@ -132,13 +133,17 @@ class LiveView(_SweepBest, Observer):
 
     replaces_output = True  # the runs' output is in their log files
 
-    def __init__(self, sweep: Any, count: int | None, workers: int) -> None:
+    FIXED_WIDTH = 50  # run, worker, metric, steps and elapsed columns, with their gaps
+    FINAL_ROWS = 20  # runs the final screen lists, best first
+
+    def __init__(self, sweep: Any, count: int | None, workers: int, console: Any = None) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self.tally = _Tally(sweep, count)
         self.workers = workers
-        self.console = Console(stderr=True)
+        self.closing = False
+        self.console = console or Console(stderr=True)
         self.live = Live(
             get_renderable=self._render,
             console=self.console,
@@ -166,6 +171,7 @@ class LiveView(_SweepBest, Observer):
             tally.states[outcome.state] = tally.states.get(outcome.state, 0) + 1
             tally.durations.append(outcome.elapsed)
             tally.consider(outcome.run.id, outcome.state, outcome.metric)
+            tally.ended.append(outcome)
         if outcome.state in ("failed", "timeout"):
             from rich.text import Text
 
@@ -175,6 +181,7 @@ class LiveView(_SweepBest, Observer):
             self.live.console.print(text)
 
     def close(self) -> None:
+        self.closing = True  # the last frame lists the runs this agent ran
         self.live.refresh()
         self.live.stop()
 
@@ -204,19 +211,51 @@ class LiveView(_SweepBest, Observer):
                 best.append(f"  (run {tally.best[1]})")
             else:
                 best.append("-")
+            # The config column takes what the terminal has left.
+            width = max(24, self.console.width - self.FIXED_WIDTH)
             table = Table(box=None, header_style="bold", pad_edge=False)
+            if self.closing:
+                return Group(header, best, self._final_table(table, name, width))
             for column in ("run", "worker", "config", name, "steps", "elapsed"):
                 table.add_column(column, overflow="ellipsis", no_wrap=True)
             for run_id, active in tally.active.items():
                 table.add_row(
                     Text(run_id),
                     Text(str(active.worker)),
-                    Text(short_config(active.run.config)),
+                    Text(short_config(active.run.config, width)),
                     Text(_metric(active.metric)),
                     Text(str(active.steps)),
                     Text(format_duration(time.monotonic() - active.started)),
                 )
         return Group(header, best, table)
+
+    def _final_table(self, table: Any, name: str, width: int) -> Any:
+        """The runs this agent ran, ranked best first (the ranking's rule), then the rest."""
+        from rich.text import Text
+
+        tally = self.tally
+        metric = tally.metric
+
+        def order(outcome: Any) -> tuple[int, float]:
+            if metric is None or not counts(outcome.state, outcome.metric):
+                return (1, 0.0)
+            return (0, -outcome.metric if metric.maximize else outcome.metric)
+
+        ended = sorted(tally.ended, key=order)
+        for column in ("run", "state", "config", name, "elapsed"):
+            table.add_column(column, overflow="ellipsis", no_wrap=True)
+        for outcome in ended[: self.FINAL_ROWS]:
+            table.add_row(
+                Text(outcome.run.id),
+                Text(outcome.state),
+                Text(short_config(outcome.run.config, width)),
+                Text(_metric(outcome.metric)),
+                Text(format_duration(outcome.elapsed)),
+            )
+        if len(ended) > self.FINAL_ROWS:
+            more = len(ended) - self.FINAL_ROWS
+            table.add_row(Text(f"... {more} more: sweepctl runs {tally.sweep.id}", style="dim"))
+        return table
 
 
 def write_echo(prefix_runs: bool) -> Callable[[str, bytes], None]:
