@@ -24,25 +24,28 @@ from sweepctl.api_types import (
     Best,
     Controlled,
     Created,
+    Deleted,
     EarlySavings,
     RunList,
     SeedRuns,
     SweepSummary,
     Synced,
+    Updated,
     Validation,
 )
 from sweepctl.backends import factory
 from sweepctl.backends.base import AgentOptions, AgentReport, Backend, EchoFor
 from sweepctl.backends.wandb import sync as syncing
 from sweepctl.domain import RUN_STATES
-from sweepctl.errors import InvalidSweepError, UsageError
+from sweepctl.errors import InvalidSweepError, Problem, UsageError
 from sweepctl.records import Run, Sweep, search_records
 from sweepctl.results import export
 from sweepctl.results import refine as refining
 from sweepctl.search.grid import grid_configs, grid_points
-from sweepctl.spec import inspect_config, inspect_file, load_spec
+from sweepctl.spec import FileReport, inspect_config, inspect_file, load_spec
 from sweepctl.spec.checks import did_you_mean
 from sweepctl.spec.program import program_problem
+from sweepctl.spec.update import update_problems
 from sweepctl.stopping import saved_iterations
 from sweepctl.urls import is_shared_storage, redact
 
@@ -90,10 +93,7 @@ def create(
     warnings = list(report.warnings)
     if check_program:
         shared = controller == "wandb" or is_shared_storage(storage)
-        problem = program_problem(spec, report.lines, Path.cwd(), shared=shared)
-        if problem is not None and problem.severity == "error":
-            raise InvalidSweepError(report.source, [problem])
-        warnings += [problem] if problem is not None else []
+        warnings += _program_warnings(report, shared=shared)
     config = dict(spec.config)
     if controller == "wandb":  # W&B takes entity and project apart from the config
         config.update({"name": name} if name else {})
@@ -122,6 +122,17 @@ def create(
         result.storage = backend.where
         result.storage_arg = redact(storage) if storage else None
     return result
+
+
+def _program_warnings(report: FileReport, *, shared: bool) -> list[Problem]:
+    """A missing ``program``: raised as an error for this machine's store, else a warning."""
+    assert report.spec is not None
+    problem = program_problem(report.spec, report.lines, Path.cwd(), shared=shared)
+    if problem is None:
+        return []
+    if problem.severity == "error":
+        raise InvalidSweepError(report.source, [problem])
+    return [problem]
 
 
 # -- agent ---------------------------------------------------------------------------------
@@ -221,7 +232,7 @@ def _best_of(sweep: Sweep, every: list[Run]) -> Best:
     metric = sweep.spec.metric
     if metric is None:
         raise UsageError(
-            f"sweep {sweep.label} has no `metric`, so no run is best",
+            f"sweep {sweep.shown} has no `metric`, so no run is best",
             hint="list its runs with `sweepctl runs ID`",
         )
     found = ranking.rank(metric, every)
@@ -232,14 +243,14 @@ def _best_of(sweep: Sweep, every: list[Run]) -> Best:
             guess = did_you_mean(metric.name, logged)
             shown = ", ".join(logged[:20]) + (", ..." if len(logged) > 20 else "")
             raise UsageError(
-                f"no run of sweep {sweep.label} has logged its metric {metric.name!r}; "
+                f"no run of sweep {sweep.shown} has logged its metric {metric.name!r}; "
                 f"they logged: {shown}",
                 hint=(f"{guess} " if guess else "")
                 + "`metric.name` in the sweep file must be a key the program logs",
             )
         note = found.note()
         raise UsageError(
-            f"no finished or stopped run of sweep {sweep.label} has a value of {metric.name!r} yet",
+            f"no finished or stopped run of sweep {sweep.shown} has a value of {metric.name!r} yet",
             hint=f"{len(every)} runs so far"
             + (f", {note}" if note else "")
             + f"; see `sweepctl runs {sweep.id}`",
@@ -373,6 +384,35 @@ def control(ref: str, action: str, *, storage: str | None = None) -> Controlled:
     return Controlled(sweep, action, backend.control(sweep.id, action))
 
 
+# -- a sweep's life ----------------------------------------------------------------------------
+
+
+def delete(ref: str, *, storage: str | None = None) -> Deleted:
+    """Remove a sweep with its runs, their history and their files (not while runs run)."""
+    backend, sweep = factory.open_sweep(ref, storage)
+    return Deleted(sweep.id, backend.delete(sweep.id))
+
+
+def update(
+    ref: str, file: str | Path, *, storage: str | None = None, check_program: bool = True
+) -> Updated:
+    """Replace a sweep's config by the file's, validated as ``create`` validates it; the
+    method and metric stay (:mod:`sweepctl.spec.update` says what may change)."""
+    backend, sweep = factory.open_sweep(ref, storage)
+    report = inspect_file(file)
+    if report.spec is None:
+        raise InvalidSweepError(report.source, report.problems)
+    problems = update_problems(sweep.spec, report.spec, report.lines)
+    if problems:
+        raise InvalidSweepError(report.source, problems)
+    warnings = list(report.warnings)
+    if check_program:
+        warnings += _program_warnings(report, shared=is_shared_storage(storage))
+    config, _ = backend.prepare(dict(report.spec.config), report.lines)
+    changed = backend.update(sweep.id, config, report.lines)
+    return Updated(backend.get_sweep(sweep.id), changed, warnings)
+
+
 # -- campaigns -----------------------------------------------------------------------------
 
 
@@ -497,7 +537,7 @@ def sync(
     project = project or os.environ.get("WANDB_PROJECT") or sweep.project
     if not project:
         raise UsageError(
-            f"which W&B project should sweep {sweep.label}'s runs go to?",
+            f"which W&B project should sweep {sweep.shown}'s runs go to?",
             hint="pass --project NAME (or set `project:` in the sweep file)",
         )
     entity = entity or os.environ.get("WANDB_ENTITY") or sweep.entity

@@ -203,6 +203,29 @@ class SweepSummary:
 
 
 @dataclass
+class Deleted:
+    """What :func:`delete` removed."""
+
+    sweep_id: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sweep_id": self.sweep_id, "deleted": True, "message": self.message}
+
+
+@dataclass
+class Updated:
+    """What :func:`update` changed in a sweep."""
+
+    sweep: Sweep
+    changed: list[str]
+    warnings: list[Problem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sweep_id": self.sweep.id, "changed": self.changed}
+
+
+@dataclass
 class Controlled:
     """What :func:`control` changed."""
 

@@ -18,6 +18,7 @@ from sweepctl.errors import (
     EXIT_UNEXPECTED,
     InvalidSweepError,
     SweepctlError,
+    UsageError,
     crash_log,
 )
 from sweepctl.lazy import lazy_import
@@ -281,8 +282,39 @@ def pause(sweep: SweepArg, storage: StorageOpt = None) -> None:
 
 @app.command()
 def resume(sweep: SweepArg, storage: StorageOpt = None) -> None:
-    """Let a sweep start runs again. After `pause` or `stop`."""
+    """Let a sweep start runs again. After `pause`, `stop` or `stop --cancel`."""
     _control(sweep, "resume", storage)
+
+
+@app.command()
+def delete(
+    sweep: SweepArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
+    storage: StorageOpt = None,
+) -> None:
+    """Delete a sweep. With its runs, their history and their files."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"delete sweep {sweep}? Nothing asked in a pipe", hint="add --yes")
+        found = api.runs(sweep, storage=storage)
+        typer.confirm(f"delete sweep {found.sweep.shown} and its {len(found)} runs?", abort=True)
+    render.line(api.delete(sweep, storage=storage).message)
+
+
+@app.command()
+def update(
+    sweep: SweepArg,
+    file: Annotated[Path, typer.Argument(help="The sweep file with the new config.")],
+    storage: StorageOpt = None,
+    no_check_program: Annotated[
+        bool, typer.Option("--no-check-program", help="Update although `program` is missing.")
+    ] = False,
+) -> None:
+    """Change a running sweep's config. W&B's `sweep --update`: method and metric stay."""
+    result = api.update(sweep, file, storage=storage, check_program=not no_check_program)
+    render.problems(str(file), result.warnings)
+    changed = ", ".join(result.changed) or "nothing"
+    render.line(f"updated sweep {result.sweep.shown} ({result.sweep.state}): changed {changed}")
 
 
 @app.command()

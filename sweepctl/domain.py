@@ -69,7 +69,7 @@ CONTROL_FROM: dict[str, tuple[str, ...]] = {
     "stop": ("running", "paused"),
     "cancel": ("running", "paused", "stopped", "finished"),
     "pause": ("running",),
-    "resume": ("paused", "stopped"),
+    "resume": ("paused", "stopped", "canceled"),
 }
 
 # -- registries ------------------------------------------------------------------------------

@@ -196,7 +196,7 @@ class LiveView(_SweepBest, Observer):
             name = metric.name if metric else "metric"
             total = f"/{tally.count}" if tally.count else ""
             header = Text()
-            header.append(f"sweep {tally.sweep.label}", style="bold")
+            header.append(f"sweep {tally.sweep.shown}", style="bold")
             header.append(f" · {tally.sweep.method} · ")
             header.append(f"{tally.done}{total} done", style="bold green")
             states = ", ".join(f"{n} {s}" for s, n in sorted(tally.states.items()))

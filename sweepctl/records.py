@@ -35,8 +35,14 @@ class Sweep:
 
     @property
     def label(self) -> str:
-        """What to call the sweep in messages: its name, else its id."""
+        """A short name for the sweep: its name, else its id (reports, where ids stand beside)."""
         return self.name or self.id
+
+    @property
+    def shown(self) -> str:
+        """What to call the sweep in messages: ``name (id)``, else its id. Names need not be
+        unique, so a message never names a sweep by its name alone."""
+        return f"{self.name} ({self.id})" if self.name else self.id
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,7 @@ def runs_table(sweep: Any, runs: list[Any], note: str | None = None, savings: An
     fixed = 8 + 10 + 12 + 8 + 12  # id, state, metric, steps, duration (roughly)
     fit = max(0, (width - fixed) // 14)
     shown, hidden = params[:fit], params[fit:]
-    title = f"sweep {sweep.label} · {sweep.method} · {len(runs)} runs"
+    title = f"sweep {sweep.shown} · {sweep.method} · {len(runs)} runs"
     table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
     table.add_column("run")
     table.add_column("state")

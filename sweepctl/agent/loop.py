@@ -199,7 +199,7 @@ class Agent:
         if "${program}" in command:
             if not self.spec.program:
                 raise UsageError(
-                    f"sweep {self.sweep.label} has no `program:` and no `command:`: nothing to run",
+                    f"sweep {self.sweep.shown} has no `program:` and no `command:`: nothing to run",
                     hint="add `program: train.py` to the sweep file and create the sweep again",
                 )
             program = Path(self.spec.program)

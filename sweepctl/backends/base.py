@@ -193,6 +193,17 @@ class Backend(Protocol):
         """``stop``, ``cancel``, ``pause`` or ``resume`` a sweep; says what changed."""
         ...
 
+    def delete(self, sweep_id: str) -> str:
+        """Remove a sweep with its runs and their files; says what was removed."""
+        ...
+
+    def update(
+        self, sweep_id: str, config: dict[str, Any], lines: dict[tuple, int] | None = None
+    ) -> list[str]:
+        """Replace a sweep's config by a validated one that keeps its method and metric
+        (:mod:`sweepctl.spec.update`); the keys that changed."""
+        ...
+
     def check_agent(self, options: AgentOptions) -> None:
         """Refuse, before any sweep is read, agent options this backend cannot honour."""
         ...

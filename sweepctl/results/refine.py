@@ -112,11 +112,11 @@ def refine(sweep: Sweep, runs: list[Run], *, factor: float = 2.0, top: int = 5) 
         raise UsageError("--top must be at least 1")
     spec = sweep.spec
     if spec.metric is None:
-        raise UsageError(f"sweep {sweep.label} has no metric: there is no best to refine around")
+        raise UsageError(f"sweep {sweep.shown} has no metric: there is no best to refine around")
     ranked = ranking.rank(spec.metric, runs).top(top)
     if not ranked:
         raise UsageError(
-            f"no run of sweep {sweep.label} has a value for {spec.metric.name!r} yet",
+            f"no run of sweep {sweep.shown} has a value for {spec.metric.name!r} yet",
             hint="run some runs first: `sweepctl agent ID`",
         )
     blocks = {

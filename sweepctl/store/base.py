@@ -113,6 +113,33 @@ class Store(Database):
                 hint = f"did you mean {near}? ({hint})"
         raise UsageError(f"no sweep {ref!r} in this store", hint=hint)
 
+    def delete_sweep(self, sweep_id: str) -> int:
+        """Remove a sweep, its runs, their history and its agents, in one transaction; the
+        number of runs removed."""
+
+        def transaction(conn: Connection) -> int:
+            runs = sa.select(t.runs.c.id).where(t.runs.c.sweep_id == sweep_id)
+            conn.execute(sa.delete(t.metrics).where(t.metrics.c.run_id.in_(runs)))
+            removed = conn.execute(sa.delete(t.runs).where(t.runs.c.sweep_id == sweep_id))
+            conn.execute(sa.delete(t.agents).where(t.agents.c.sweep_id == sweep_id))
+            conn.execute(sa.delete(t.sweeps).where(t.sweeps.c.id == sweep_id))
+            return removed.rowcount or 0
+
+        return self.write(transaction)
+
+    def update_sweep_config(
+        self, sweep_id: str, config: dict[str, Any], state: str | None = None
+    ) -> None:
+        """Replace a sweep's config (``update``); with ``state``, set its state too."""
+        values: dict[str, Any] = {"spec": dumps(config), "updated_at": time.time()}
+        if state is not None:
+            values.update(state=state, state_reason="updated by user")
+        self.write(
+            lambda c: c.execute(
+                sa.update(t.sweeps).where(t.sweeps.c.id == sweep_id).values(**values)
+            )
+        )
+
     def set_sweep_state(self, sweep_id: str, state: str, reason: str | None = None) -> None:
         self.write(
             lambda c: c.execute(

@@ -187,8 +187,9 @@ def test_pause_resume_stop_and_cancel_change_the_sweeps_state(harness: Harness) 
         message = api.control(sweep_id, action, storage=harness.storage).message
         fresh = factory.open_backend(sweep_id, harness.storage).get_sweep(sweep_id)
         seen.append(fresh.state)
-        # The message names the sweep (locally by its name) and the state it is now in.
-        named = "sweep contract" if harness.backend.kind == "local" else f"W&B sweep {sweep_id}"
+        # The message names the sweep (locally by its name and id) and its state now.
+        local = harness.backend.kind == "local"
+        named = f"sweep contract ({fresh.id})" if local else f"W&B sweep {sweep_id}"
         assert message.startswith(f"{named} is now {fresh.state}"), message
     # W&B calls a stopped sweep "finished" (`wandb sweep --stop`); the local store "stopped".
     stopped = "stopped" if harness.backend.kind == "local" else "finished"

@@ -273,7 +273,9 @@ def test_there_are_sweeps_for_train_py():
 
 
 @pytest.mark.parametrize(
-    "path", sorted((REPO / "sweeps").rglob("*.yaml")), ids=lambda p: p.relative_to(REPO).as_posix()
+    "path",
+    sorted(p for p in (REPO / "sweeps").rglob("*.yaml") if p.name != "campaign.yaml"),
+    ids=lambda p: p.relative_to(REPO).as_posix(),
 )
 def test_sweep_file_is_valid_without_warnings(path):
     from typer.testing import CliRunner

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -18,6 +19,8 @@ from sweepctl.duration import parse_duration
 from sweepctl.errors import Problem, UsageError
 from sweepctl.records import Run, Sweep
 from sweepctl.search.grid import grid_points
+from sweepctl.spec import build_spec
+from sweepctl.spec.update import changed_keys
 from sweepctl.store.base import Store, open_store
 from sweepctl.urls import redact
 
@@ -107,11 +110,11 @@ class LocalBackend:
         target = CONTROL_TARGETS[action]
         if sweep.state not in CONTROL_FROM[action]:
             raise UsageError(
-                f"sweep {sweep.label} is {sweep.state}; it cannot be {target}",
+                f"sweep {sweep.shown} is {sweep.state}; it cannot be {target}",
                 hint="see its state with `sweepctl ls`",
             )
         self.store.set_sweep_state(sweep.id, target, reason=f"{action} by user")
-        message = f"sweep {sweep.label} is now {target}"
+        message = f"sweep {sweep.shown} is now {target}"
         if action == "cancel":
             n = self.store.request_stop(sweep.id, "cancel")
             message += f"; {n} running run{'s' if n != 1 else ''} will be killed"
@@ -119,6 +122,37 @@ class LocalBackend:
             running = len(self.store.runs(sweep.id, ["running"]))
             message += f"; {running} running run{'s' if running != 1 else ''} will finish"
         return message
+
+    # -- a sweep's life ------------------------------------------------------------------------
+    def delete(self, sweep_id: str) -> str:
+        sweep = self.store.get_sweep(sweep_id)
+        running = self.runs(sweep.id, ["running"])
+        if running:
+            raise UsageError(
+                f"sweep {sweep.shown} has {len(running)} running run"
+                f"{'s' if len(running) != 1 else ''}: deleting it would orphan them",
+                hint=f"end them first: `sweepctl stop {sweep.id} --cancel`",
+            )
+        removed = self.store.delete_sweep(sweep.id)
+        files = self.store.files_dir / "runs" / sweep.id
+        if files.is_dir():
+            shutil.rmtree(files)
+        return f"deleted sweep {sweep.shown}: {removed} run{'s' if removed != 1 else ''}"
+
+    def update(
+        self, sweep_id: str, config: dict[str, Any], lines: dict[tuple, int] | None = None
+    ) -> list[str]:
+        sweep = self.store.get_sweep(sweep_id)
+        if sweep.state == "canceled":
+            raise UsageError(
+                f"sweep {sweep.shown} is canceled",
+                hint=f"resume it first (`sweepctl resume {sweep.id}`), or create a new sweep",
+            )
+        changed = changed_keys(sweep.spec, build_spec(config, source=sweep.source))
+        # A finished sweep with something new to run is running again.
+        state = "running" if sweep.state == "finished" and changed else None
+        self.store.update_sweep_config(sweep.id, config, state=state)
+        return changed
 
     # -- agents --------------------------------------------------------------------------------
     def check_agent(self, options: AgentOptions) -> None:

@@ -89,6 +89,21 @@ class WandbBackend:
         _, message = self.reader.set_state(sweep_id, action)
         return message
 
+    # -- a sweep's life ------------------------------------------------------------------------
+    def delete(self, sweep_id: str) -> str:
+        raise UsageError(
+            f"W&B sweep {sweep_id} is W&B's to delete",
+            hint="delete it in W&B's web app (the sweep's overview, Delete sweep)",
+        )
+
+    def update(
+        self, sweep_id: str, config: dict[str, Any], lines: dict[tuple, int] | None = None
+    ) -> list[str]:
+        raise UsageError(
+            f"W&B sweep {sweep_id} is updated by W&B's own command",
+            hint=f"wandb sweep --update {sweep_id} FILE",
+        )
+
     # -- agents --------------------------------------------------------------------------------
     def check_agent(self, options: AgentOptions) -> None:
         if options.function is not None and (options.workers > 1 or options.gpus is not None):
