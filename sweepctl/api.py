@@ -34,6 +34,7 @@ from sweepctl.backends.base import AgentOptions, AgentReport, Backend, EchoFor
 from sweepctl.backends.wandb import sync as syncing
 from sweepctl.domain import RUN_STATES
 from sweepctl.errors import InvalidSweepError, UsageError
+from sweepctl.lazy import lazy_import
 from sweepctl.records import Run, Sweep
 from sweepctl.results import export
 from sweepctl.results import refine as refining
@@ -41,6 +42,8 @@ from sweepctl.search.grid import grid_configs, grid_points
 from sweepctl.spec import inspect_file
 from sweepctl.spec.checks import did_you_mean
 from sweepctl.urls import redact
+
+serving = lazy_import("sweepctl.dashboard.serve")  # starlette and uvicorn only when it serves
 
 # -- validate ------------------------------------------------------------------------------
 
@@ -323,6 +326,35 @@ def control(ref: str, action: str, *, storage: str | None = None) -> Controlled:
     """Stop, cancel, pause or resume a sweep."""
     backend, sweep = factory.open_sweep(ref, storage)
     return Controlled(sweep, action, backend.control(sweep.id, action))
+
+
+# -- dashboard ---------------------------------------------------------------------------------
+
+
+def dashboard(
+    *,
+    storage: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    token: str | None = None,
+    read_only: bool = False,
+    open_browser: bool = False,
+    ready: Callable[[Any], None] | None = None,
+) -> None:
+    """Serve the live dashboard over every sweep in the store until interrupted.
+
+    Any ``host`` but the loopback needs a token: ``token``, else one is made and handed to
+    ``ready`` (with the URL) before the first request.
+    """
+    serving.serve(
+        storage,
+        host=host,
+        port=port,
+        token=token,
+        read_only=read_only,
+        open_browser=open_browser,
+        ready=ready,
+    )
 
 
 # -- campaigns -----------------------------------------------------------------------------

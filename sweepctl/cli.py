@@ -455,6 +455,43 @@ def sync(
     _exit(result.exit_code)
 
 
+@app.command()
+def dashboard(
+    storage: StorageOpt = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", help="Address to listen on; any but 127.0.0.1/localhost needs a token."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free one).")] = 8080,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the dashboard in a browser.")
+    ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Require this token on every request (made and printed for another --host).",
+            envvar="SWEEPCTL_DASHBOARD_TOKEN",
+        ),
+    ] = None,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Show no stop/pause/resume/cancel controls.")
+    ] = False,
+) -> None:
+    """Serve a live web dashboard of every sweep in the store (needs sweepctl[dashboard])."""
+    api.dashboard(
+        storage=storage,
+        host=host,
+        port=port,
+        token=token,
+        read_only=read_only,
+        open_browser=open_browser,
+        ready=render.dashboard_ready,
+    )
+
+
 def _control(sweep: str, action: str, storage: str | None) -> None:
     render.line(api.control(sweep, action, storage=storage).message)
 

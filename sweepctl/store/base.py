@@ -391,6 +391,18 @@ class Store(Database):
         )
         return agent_id
 
+    def live_agents(self, stale_after: float) -> dict[str, int]:
+        """``{sweep_id: n}``: agents not ended and heard from within ``stale_after`` seconds."""
+        since = time.time() - stale_after
+        rows = self.read(
+            lambda c: c.execute(
+                sa.select(t.agents.c.sweep_id, sa.func.count())
+                .where(t.agents.c.ended_at.is_(None), t.agents.c.heartbeat_at >= since)
+                .group_by(t.agents.c.sweep_id)
+            ).all()
+        )
+        return {sweep_id: n for sweep_id, n in rows}
+
     def end_agent(self, agent_id: str) -> None:
         self.write(
             lambda c: c.execute(

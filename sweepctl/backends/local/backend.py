@@ -7,8 +7,9 @@ from typing import Any
 
 from sweepctl.agent.gpus import gpu_groups
 from sweepctl.agent.loop import Agent
+from sweepctl.agent.process import tail
 from sweepctl.backends.base import AgentOptions, AgentReport, NewSweep, require_gpus
-from sweepctl.backends.local.controller import heartbeat_timeout
+from sweepctl.backends.local.controller import HEARTBEAT_TIMEOUT, heartbeat_timeout
 from sweepctl.domain import CONTROL_FROM, CONTROL_TARGETS
 from sweepctl.duration import parse_duration
 from sweepctl.errors import Problem, UsageError
@@ -96,6 +97,20 @@ class LocalBackend:
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
         return self.store.history(run_id)
+
+    # -- what a live view polls: reads only, nothing written --------------------------------
+    def read_runs(self, sweep_id: str) -> list[Run]:
+        """A sweep's runs in one read-only transaction (no lost runs marked, unlike
+        :meth:`runs`), for views that ask every second while agents write."""
+        return self.store.runs(sweep_id)
+
+    def live_agents(self) -> dict[str, int]:
+        """``{sweep_id: agents alive}``: not ended, and heartbeating."""
+        return self.store.live_agents(HEARTBEAT_TIMEOUT)
+
+    def log_tail(self, run: Run, lines: int = 40) -> list[str]:
+        """The last lines of a run's output log (stdout and stderr), [] before it has any."""
+        return tail(self.store.files_dir / "runs" / run.sweep_id / run.id / "output.log", lines)
 
     # -- control -------------------------------------------------------------------------------
     def control(self, sweep_id: str, action: str) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sweepctl.domain import RunState
+from sweepctl.results.export import rank
 from sweepctl.results.report.data import (
     MISSING,
     Column,
@@ -317,6 +319,61 @@ def history_plot(data: ReportData) -> Figure | None:
         title=f"{data.metric.name} during the top {len(traces)} runs",
         panels=(Panel(Axis("step", integer=True), Axis(data.metric.name), tuple(traces)),),
         legend_title="rank, run (best value)",
+        height=420,
+    )
+
+
+def run_curves(data: ReportData, *, legend_max: int = 12) -> Figure | None:
+    """The metric of every run, value by value as it logged it: the live dashboard's curves.
+
+    Read from each run's own metric history (``Run.history``), so drawing every run of a
+    large sweep costs no extra read. Running runs are drawn in the running colour, the best
+    run over the rest; the others shade along viridis by rank.
+    """
+    metric = data.metric
+    drawn = [r for r in data.runs if r.history]
+    if metric is None or not drawn:
+        return None
+    order = {r.id: i for i, r in enumerate(rank(metric, data.scored))}
+    traces = []
+    for run in drawn:
+        best = data.is_best(run)
+        running = run.state == RunState.RUNNING.value
+        if best:
+            colour = BEST_COLOUR
+        elif running:
+            colour = state_colour(run.state)
+        else:
+            colour = viridis(0.85 * order.get(run.id, len(order)) / max(1, len(order)))
+        values = tuple(run.history)
+        traces.append(
+            Trace(
+                LINE,
+                x=tuple(range(len(values))),
+                y=values,
+                name=f"{run.id} ({run.state}, {format_metric(run.metric, 4)})",
+                legend=len(drawn) <= legend_max,
+                colour=colour,
+                opacity=1.0 if best or running else 0.7,
+                width=3.0 if best else 2.2 if running else 1.4,
+                size=4,
+                markers=len(values) <= 30 and len(drawn) <= legend_max,
+                front=best or running,
+                hover=tuple(
+                    f"run {run.id} (#{run.number})\nvalue {i}: {format_metric(v)}\n"
+                    f"state: {run.state}"
+                    for i, v in enumerate(values)
+                ),
+            )
+        )
+    return Figure(
+        id="curves",
+        file="curves.png",
+        title=f"{metric.name} as each run logged it ({len(drawn)} runs)",
+        panels=(
+            Panel(Axis("logged value (in order)", integer=True), Axis(metric.name), tuple(traces)),
+        ),
+        legend_title="run (state, metric)" if len(drawn) <= legend_max else "",
         height=420,
     )
 

@@ -1,0 +1,280 @@
+"""What the dashboard's pages show, read through a backend and turned into plain JSON data.
+
+Everything is read with the backend's own methods; where the local backend offers a cheaper,
+read-only way for a view that asks every second (``read_runs``, ``live_agents``,
+``log_tail``), it is used, so a page left open never writes to the store nor holds it
+locked. Figures are the report's own descriptions (:mod:`sweepctl.results.report.figures`)
+drawn by the report's Plotly renderer: the static page and the live one show one thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from sweepctl.domain import CONTROL_FROM, RUN_STATES, RunState
+from sweepctl.results.export import best_run, scored_runs
+from sweepctl.results.report.data import MISSING, ReportData, collect, format_value
+from sweepctl.results.report.figures import (
+    best_so_far_plot,
+    importance_bars,
+    parallel_coordinates,
+    run_curves,
+)
+from sweepctl.results.report.html import plotly_figures
+from sweepctl.results.report.stats import parameter_importance
+from sweepctl.search.grid import grid_points
+
+if TYPE_CHECKING:
+    from sweepctl.backends.base import Backend
+    from sweepctl.records import Run, Sweep
+
+ACTIONS = ("stop", "pause", "resume", "cancel")
+LOG_LINES = 40
+
+
+@dataclass
+class _Importance:
+    key: tuple[Any, ...]
+    payload: dict[str, Any]
+
+
+class Watch:
+    """The dashboard's reads of one backend: every sweep, one sweep in full, a run's log."""
+
+    def __init__(self, backend: Backend, *, read_only: bool = False) -> None:
+        self.backend = backend
+        self.read_only = read_only
+        self._importance: dict[str, _Importance] = {}
+        self._lock = threading.Lock()  # the importance cache, across request threads
+
+    # -- reads ---------------------------------------------------------------------------------
+    def _runs(self, sweep_id: str, *, notice_lost: bool = False) -> list[Run]:
+        """The runs; read-only where the backend can (``notice_lost`` marks lost runs, a
+        write, as every other command does when it looks)."""
+        reader = getattr(self.backend, "read_runs", None)
+        if notice_lost or reader is None:
+            return self.backend.runs(sweep_id)
+        return reader(sweep_id)
+
+    def _agents(self) -> dict[str, int] | None:
+        live = getattr(self.backend, "live_agents", None)
+        return live() if live is not None else None
+
+    def sweep(self, ref: str) -> Sweep:
+        """The sweep ``ref`` names (a UsageError, said as 404, when there is none)."""
+        return self.backend.get_sweep(ref)
+
+    # -- the sweeps page -----------------------------------------------------------------------
+    def overview(self) -> dict[str, Any]:
+        """Every sweep: state, method, progress, best value, agents alive."""
+        sweeps = self.backend.sweeps()
+        counts = self.backend.run_counts()
+        agents = self._agents()
+        rows = []
+        for sweep in reversed(sweeps):  # newest first
+            by_state = counts.get(sweep.id, {})
+            metric = sweep.spec.metric
+            best = None
+            if metric is not None and by_state:
+                found = best_run(metric, self._runs(sweep.id))
+                best = None if found is None else {"run": found.id, "value": found.metric}
+            rows.append(
+                {
+                    "id": sweep.id,
+                    "name": sweep.name,
+                    "label": sweep.label,
+                    "state": sweep.state,
+                    "state_reason": sweep.state_reason,
+                    "method": sweep.method,
+                    "metric": _metric_json(sweep),
+                    "runs_by_state": by_state,
+                    "progress": _progress(sweep, sum(by_state.values())),
+                    "best": best,
+                    "agents": None if agents is None else agents.get(sweep.id, 0),
+                    "created_at": sweep.created_at,
+                }
+            )
+        return {"sweeps": rows, "now": time.time()}
+
+    # -- one sweep -----------------------------------------------------------------------------
+    def detail(self, ref: str, since: str | None = None, *, notice_lost: bool = False):
+        """One sweep in full: its runs table, best run, figures; or, when nothing changed
+        since the version ``since``, only that."""
+        sweep = self.sweep(ref)
+        runs = self._runs(sweep.id, notice_lost=notice_lost)
+        version = _version(sweep, runs)
+        if since == version:
+            return {"version": version, "changed": False}
+        data = report_data(sweep, runs)
+        agents = self._agents()
+        by_state: dict[str, int] = {}
+        for run in runs:
+            by_state[run.state] = by_state.get(run.state, 0) + 1
+        best = data.best
+        return {
+            "version": version,
+            "changed": True,
+            "now": time.time(),
+            "sweep": {
+                "id": sweep.id,
+                "label": sweep.label,
+                "name": sweep.name,
+                "state": sweep.state,
+                "state_reason": sweep.state_reason,
+                "method": sweep.method,
+                "metric": _metric_json(sweep),
+                "source": sweep.source,
+                "created_at": sweep.created_at,
+            },
+            "runs_by_state": by_state,
+            "progress": _progress(sweep, len(runs)),
+            "agents": None if agents is None else agents.get(sweep.id, 0),
+            "early_stopped": sum(
+                1 for r in runs if r.state == RunState.STOPPED.value and r.stop_requested
+            ),
+            "columns": [c.name for c in data.params],
+            "runs": [_run_json(data, r) for r in runs],
+            "best": None if best is None else _best_json(best),
+            "figures": self._figures(data),
+            "actions": self.actions(sweep),
+            "states": list(RUN_STATES),
+        }
+
+    def actions(self, sweep: Sweep) -> list[str]:
+        """The controls that apply to the sweep in its state (none when read-only)."""
+        if self.read_only:
+            return []
+        return [a for a in ACTIONS if sweep.state in CONTROL_FROM[a]]
+
+    def _figures(self, data: ReportData) -> list[dict[str, Any]]:
+        described = [run_curves(data), best_so_far_plot(data), parallel_coordinates(data)]
+        return [plot for f in described if f is not None for plot in plotly_figures(f)]
+
+    def importance(self, ref: str) -> dict[str, Any]:
+        """Parameter importance (a random forest, as the report's), recomputed only when
+        the scored runs change."""
+        sweep = self.sweep(ref)
+        runs = self._runs(sweep.id)
+        scored = scored_runs(runs)
+        key = (len(scored), tuple(r.id for r in scored[-3:]), sum(r.metric for r in scored))
+        with self._lock:
+            cached = self._importance.get(sweep.id)
+            if cached is not None and cached.key == key:
+                return cached.payload
+        data = report_data(sweep, runs)
+        found = parameter_importance(data)
+        figure = importance_bars(data, found)
+        payload = {
+            "figures": plotly_figures(figure) if figure is not None else [],
+            "reason": found.reason,
+        }
+        with self._lock:
+            self._importance[sweep.id] = _Importance(key, payload)
+        return payload
+
+    def log(self, ref: str, run_id: str, lines: int = LOG_LINES) -> dict[str, Any]:
+        """The last lines of a run's output, where the backend keeps them."""
+        sweep = self.sweep(ref)
+        run = next((r for r in self._runs(sweep.id) if r.id == run_id), None)
+        if run is None:
+            return {"run": run_id, "found": False, "lines": []}
+        reader = getattr(self.backend, "log_tail", None)
+        if reader is None:
+            return {"run": run_id, "found": True, "lines": [], "note": "logs are kept by W&B"}
+        return {"run": run_id, "found": True, "state": run.state, "lines": reader(run, lines)}
+
+    def control(self, ref: str, action: str) -> str:
+        """Stop, pause, resume or cancel the sweep; what changed."""
+        sweep = self.sweep(ref)
+        return self.backend.control(sweep.id, action)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+class _Given:
+    """The runs already read, as a report's run source."""
+
+    def __init__(self, runs: list[Run]) -> None:
+        self._runs = runs
+
+    def runs(self, sweep_id: str) -> list[Run]:
+        return self._runs
+
+    def history(self, run_id: str) -> list[dict[str, Any]]:
+        return []
+
+
+def report_data(sweep: Sweep, runs: list[Run]) -> ReportData:
+    """What the report would gather for one sweep, from runs already read."""
+    return collect(_Given(runs), [sweep])
+
+
+def _version(sweep: Sweep, runs: list[Run]) -> str:
+    """A token that changes whenever anything the page shows changes."""
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(f"{sweep.state}|{sweep.state_reason}|{sweep.updated_at}".encode())
+    for r in runs:
+        digest.update(f"{r.id}|{r.state}|{r.steps}|{r.metric}|{len(r.history)}|".encode())
+    return digest.hexdigest()
+
+
+def _metric_json(sweep: Sweep) -> dict[str, Any] | None:
+    metric = sweep.spec.metric
+    return None if metric is None else {"name": metric.name, "goal": metric.goal}
+
+
+def _progress(sweep: Sweep, runs: int) -> dict[str, Any]:
+    """Runs so far against what bounds the sweep: the grid's size, else its run_cap."""
+    spec = sweep.spec
+    total, bound = None, None
+    if spec.method == "grid":
+        total, bound = grid_points(spec), "grid"
+    if spec.run_cap is not None and (total is None or spec.run_cap < total):
+        total, bound = spec.run_cap, "run_cap"
+    return {"runs": runs, "total": total, "bound": bound}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    return None
+
+
+def _run_json(data: ReportData, run: Run) -> dict[str, Any]:
+    config = {}
+    for column in data.params:
+        value = column.get(run)
+        config[column.name] = None if value is MISSING else format_value(value)
+    return {
+        "id": run.id,
+        "number": run.number,
+        "state": run.state,
+        "metric": _number(run.metric),
+        "steps": run.steps,
+        "started_at": run.started_at,
+        "duration": run.duration,
+        "reason": run.reason,
+        "config": config,
+        "best": data.is_best(run),
+    }
+
+
+def _best_json(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "number": run.number,
+        "metric": _number(run.metric),
+        "state": run.state,
+        "config": run.config,
+        "json": json.dumps(run.config, indent=2, default=str),
+        "yaml": yaml.safe_dump(run.config, sort_keys=False, default_flow_style=False),
+    }
