@@ -6,7 +6,7 @@ token on every request: the one given, else one made here and said once through 
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import ipaddress
 import secrets
 import socket
@@ -42,7 +42,12 @@ class Serving:
 
 def require_extra() -> None:
     """Refuse, with what to install, when the dashboard's packages are missing."""
-    missing = [pkg for module, pkg in NEEDED.items() if importlib.util.find_spec(module) is None]
+    missing = []
+    for module, package in NEEDED.items():
+        try:
+            importlib.import_module(module)  # about to be used: importing costs nothing more
+        except ImportError:
+            missing.append(package)
     if missing:
         which = "it is" if len(missing) == 1 else "they are"
         raise UsageError(
