@@ -77,9 +77,7 @@ def create_app(watch: Watch, settings: Settings) -> ASGIApp:
     async def sweep_page(request: Request) -> Response:
         ref = request.path_params["sweep_id"]
         try:
-            sweep = await _thread(watch.sweep, ref)
-            # A person opening the page notices lost runs, as every command does.
-            await _thread(watch.detail, sweep.id, notice_lost=True)
+            sweep = await _thread(watch.open, ref)
         except UsageError as exc:
             return HTMLResponse(pages.not_found(show, exc.message), status_code=404)
         return HTMLResponse(pages.sweep_page(show, sweep))
@@ -142,6 +140,7 @@ def create_app(watch: Watch, settings: Settings) -> ASGIApp:
             Route("/api/sweeps/{sweep_id}/runs/{run_id}/log", api_log),
             Route("/api/sweeps/{sweep_id}/control/{action}", api_control, methods=["POST"]),
             Route("/static/{name}", static),
+            Route("/favicon.ico", lambda request: Response(status_code=204)),
         ],
         exception_handlers={SweepctlError: on_error},
     )

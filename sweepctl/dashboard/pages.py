@@ -36,8 +36,8 @@ def _page(info: PageInfo, title: str, body: str, *, kind: str, sweep: str = "") 
 <meta name="csrf-token" content="{escape(info.csrf)}">
 <title>{escape(title)}</title>
 <link rel="stylesheet" href="/static/dashboard.css">
-<script src="/static/plotly.min.js" defer></script>
 <script src="/static/dashboard.js" defer></script>
+<script src="/static/plotly.min.js" id="plotly-js" async></script>
 </head>
 <body data-page="{kind}" data-sweep="{escape(sweep)}"{read_only}>
 <header class="bar"><a class="brand" href="/">sweepctl</a><span class="crumb">{escape(title)}</span>
@@ -170,6 +170,7 @@ button.stop, button.cancel { border-color: #e5a3a3; color: #b22222; }
 .progress { display: inline-block; width: 90px; height: 6px; background: #eceef1;
   border-radius: 3px; vertical-align: middle; margin-right: 8px; }
 .progress > span { display: block; height: 6px; background: #4c72b0; border-radius: 3px; }
+.plot { min-height: 260px; }
 .two { display: grid; grid-template-columns: 1fr 1fr; gap: 0 16px; }
 @media (max-width: 900px) { .two { grid-template-columns: 1fr; } }
 pre { background: #f6f8fa; border: 1px solid #e5e7eb; border-radius: 6px; padding: 10px 12px;

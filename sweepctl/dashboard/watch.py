@@ -42,8 +42,20 @@ LOG_LINES = 40
 
 @dataclass
 class _Importance:
-    key: tuple[Any, ...]
+    key: tuple[Any, ...]  # what the scored runs were
     payload: dict[str, Any]
+    at: float  # time.monotonic() when computed
+
+
+# A forest on thousands of runs takes seconds: while a large sweep runs, importance is
+# computed again only when the scored runs grew by a tenth or a minute has passed.
+IMPORTANCE_EVERY = 60.0
+
+
+def _fresh(cached: _Importance, scored: int) -> bool:
+    grown = scored - cached.key[0]
+    young = time.monotonic() - cached.at < IMPORTANCE_EVERY
+    return young and 0 <= grown < max(1, cached.key[0] // 10)
 
 
 class Watch:
@@ -71,6 +83,13 @@ class Watch:
     def sweep(self, ref: str) -> Sweep:
         """The sweep ``ref`` names (a UsageError, said as 404, when there is none)."""
         return self.backend.get_sweep(ref)
+
+    def open(self, ref: str) -> Sweep:
+        """The sweep a person opens the page of; runs of silent agents are marked crashed
+        then (a short write), as every command does when it looks."""
+        sweep = self.sweep(ref)
+        self._runs(sweep.id, notice_lost=True)
+        return sweep
 
     # -- the sweeps page -----------------------------------------------------------------------
     def overview(self) -> dict[str, Any]:
@@ -105,11 +124,11 @@ class Watch:
         return {"sweeps": rows, "now": time.time()}
 
     # -- one sweep -----------------------------------------------------------------------------
-    def detail(self, ref: str, since: str | None = None, *, notice_lost: bool = False):
+    def detail(self, ref: str, since: str | None = None) -> dict[str, Any]:
         """One sweep in full: its runs table, best run, figures; or, when nothing changed
         since the version ``since``, only that."""
         sweep = self.sweep(ref)
-        runs = self._runs(sweep.id, notice_lost=notice_lost)
+        runs = self._runs(sweep.id)
         version = _version(sweep, runs)
         if since == version:
             return {"version": version, "changed": False}
@@ -167,7 +186,7 @@ class Watch:
         key = (len(scored), tuple(r.id for r in scored[-3:]), sum(r.metric for r in scored))
         with self._lock:
             cached = self._importance.get(sweep.id)
-            if cached is not None and cached.key == key:
+            if cached is not None and (cached.key == key or _fresh(cached, len(scored))):
                 return cached.payload
         data = report_data(sweep, runs)
         found = parameter_importance(data)
@@ -177,7 +196,7 @@ class Watch:
             "reason": found.reason,
         }
         with self._lock:
-            self._importance[sweep.id] = _Importance(key, payload)
+            self._importance[sweep.id] = _Importance(key, payload, time.monotonic())
         return payload
 
     def log(self, ref: str, run_id: str, lines: int = LOG_LINES) -> dict[str, Any]:

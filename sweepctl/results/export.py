@@ -55,7 +55,8 @@ def rank(metric: Metric | None, runs: list[Run]) -> list[Run]:
     if metric is None:
         return list(runs)
     scored = [r for r in runs if r.metric is not None and math.isfinite(r.metric)]
-    rest = [r for r in runs if r not in scored]
+    kept = {id(r) for r in scored}  # by identity: comparing runs field by field is O(n²)
+    rest = [r for r in runs if id(r) not in kept]
     scored.sort(key=lambda r: r.metric, reverse=metric.maximize)
     return scored + rest
 

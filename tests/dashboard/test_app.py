@@ -226,8 +226,8 @@ def test_user_data_is_escaped_in_pages_and_figures(filled) -> None:
     assert "known &lt;b&gt;sweep&lt;/b&gt;" in page
     # The pages' only scripts are the two files, never inline code.
     assert re.findall(r"<script[^>]*>", page) == [
-        '<script src="/static/plotly.min.js" defer>',
         '<script src="/static/dashboard.js" defer>',
+        '<script src="/static/plotly.min.js" id="plotly-js" async>',
     ]
     # Plotly reads markup in names, labels and hover text: the renderer escapes them. It
     # writes parallel coordinates' tick labels as plain text, so those are left as they are.

@@ -198,6 +198,7 @@ def test_escaped_user_data_and_read_only_in_the_browser(browser, tmp_path: Path)
             assert page.locator("#sweeps tbody a").inner_text() == "known <b>sweep</b>"
             page.locator("#sweeps tbody a").click()
             wait_for(page, "document.body.dataset.runs === '5'")
+            page.locator("#plot-parallel").scroll_into_view_if_needed()
             wait_for(page, "document.querySelectorAll('#plot-parallel .main-svg').length > 0")
             assert page.locator("h1#label").inner_text() == "known <b>sweep</b>"
             assert XSS in page.locator("#runs tbody td").all_inner_texts()
@@ -289,8 +290,11 @@ def test_screenshot_of_a_sweep_page_has_its_plots_drawn(browser, tmp_path: Path)
         try:
             page.goto(f"{url}sweeps/{sweep_id}")
             wait_for(page, "document.body.dataset.runs === '16'")
+            # Figures are drawn as they scroll into view.
             for name in ("curves", "best-so-far", "parallel", "importance"):
+                page.locator(f"#plot-{name}").scroll_into_view_if_needed()
                 wait_for(page, f"document.querySelectorAll('#plot-{name} .main-svg').length > 0")
+            page.evaluate("window.scrollTo(0, 0)")
             running = next(r for r in store.runs(sweep_id) if r.state == "running")
             page.locator(f'#runs tbody tr[data-run="{running.id}"]').click()
             shot = tmp_path / "dashboard.png"

@@ -6,6 +6,11 @@ const BODY = document.body;
 const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 const PLOT_CONFIG = { responsive: true, displaylogo: false };
 const POLL_MS = 1000;
+// plotly.min.js (4.8 MB) loads beside this script: tables fill while it is parsed.
+const PLOTLY = new Promise((resolve) => {
+  if (window.Plotly) resolve();
+  else document.getElementById("plotly-js").addEventListener("load", resolve);
+});
 
 window.addEventListener("error", (e) => {
   BODY.dataset.errors = (BODY.dataset.errors || "") + e.message + "\n";
@@ -192,18 +197,46 @@ function sweepPage() {
   let columns = null;
   let latest = null;
 
+  // Each figure is drawn when it first scrolls into view, and again only when its data
+  // changed: a large sweep's parallel coordinates take seconds without a GPU.
+  const shown = new Set();
+  const pending = new Map();
+  const drawnAs = new Map();
+  const watcher = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      const name = entry.target.id.replace("plot-", "");
+      shown.add(name);
+      watcher.unobserve(entry.target);
+      const figure = pending.get(name);
+      if (figure) plot(name, figure);
+    }
+  }, { rootMargin: "200px" });
+  let watching = false; // from the first draw, when the page has its length
+
+  async function plot(name, figure) {
+    pending.delete(name);
+    await PLOTLY;
+    const div = document.getElementById("plot-" + name);
+    figure.layout.uirevision = name; // keep the user's zoom across updates
+    await Plotly.react(div, figure.data, figure.layout, PLOT_CONFIG);
+    div.dataset.traces = String(figure.data.length);
+    div.dataset.points = String(figure.data.reduce((n, t) => n + (t.x ? t.x.filter((v) => v !== null).length : 0), 0));
+  }
+
   function drawPlot(name, figures) {
     const figure = figures.find((f) => f.id === "plot-" + name);
     const div = document.getElementById("plot-" + name);
     const none = document.getElementById("none-" + name);
     if (none) none.hidden = Boolean(figure);
     div.hidden = !figure;
-    if (!figure || typeof Plotly === "undefined") return;
+    if (!figure) return;
     div.style.height = figure.height + "px";
-    figure.layout.uirevision = name; // keep the user's zoom across updates
-    Plotly.react(div, figure.data, figure.layout, PLOT_CONFIG);
-    div.dataset.traces = String(figure.data.length);
-    div.dataset.points = String(figure.data.reduce((n, t) => n + (t.x ? t.x.length : 0), 0));
+    const signature = JSON.stringify(figure.data);
+    if (drawnAs.get(name) === signature) return;
+    drawnAs.set(name, signature);
+    if (shown.has(name)) plot(name, figure);
+    else pending.set(name, figure);
   }
 
   function runsTable(data) {
@@ -292,6 +325,10 @@ function sweepPage() {
       button.hidden = !data.actions.includes(button.dataset.action);
     }
     for (const name of ["curves", "best-so-far", "parallel"]) drawPlot(name, data.figures);
+    if (!watching) {
+      watching = true;
+      for (const div of document.querySelectorAll("div.plot")) watcher.observe(div);
+    }
     const done = (data.runs_by_state.finished || 0) + (data.runs_by_state.stopped || 0);
     if (done !== finished) {
       finished = done;
