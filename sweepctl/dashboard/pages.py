@@ -81,7 +81,8 @@ def sweep_page(info: PageInfo, sweep: Sweep) -> str:
 <div class="card"><div class="k">running</div><div class="v" id="c-running">-</div></div>
 <div class="card"><div class="k">agents alive</div><div class="v" id="c-agents">-</div></div>
 <div class="card"><div class="k">best</div><div class="v best" id="c-best">-</div></div>
-<div class="card"><div class="k">stopped early</div><div class="v" id="c-early">-</div></div>
+<div class="card"><div class="k">stopped early</div><div class="v" id="c-early">-</div>
+<div class="note" id="c-saved"></div></div>
 </div>
 <section id="curves-section"><h2>Metric over steps, every run</h2>
 <div class="plot" id="plot-curves"></div>
@@ -165,6 +166,7 @@ button.stop, button.cancel { border-color: #e5a3a3; color: #b22222; }
 .card .k { font-size: 12px; color: #6b7482; text-transform: uppercase; letter-spacing: .4px; }
 .card .v { font-size: 22px; font-weight: 650; font-variant-numeric: tabular-nums; }
 .card .v.best { color: BEST; }
+.card .note { font-size: 12px; color: #6b7482; }
 .bar-out { height: 6px; background: #eceef1; border-radius: 3px; margin-top: 6px; }
 .bar-in { height: 6px; background: #4c72b0; border-radius: 3px; width: 0; }
 .progress { display: inline-block; width: 90px; height: 6px; background: #eceef1;

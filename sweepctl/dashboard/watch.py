@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from sweepctl.domain import CONTROL_FROM, RUN_STATES, RunState
+from sweepctl.domain import CONTROL_FROM, RUN_STATES
+from sweepctl.records import search_records
 from sweepctl.results.export import best_run, scored_runs
 from sweepctl.results.report.data import MISSING, ReportData, collect, format_value
 from sweepctl.results.report.figures import (
@@ -31,6 +32,7 @@ from sweepctl.results.report.figures import (
 from sweepctl.results.report.html import plotly_figures
 from sweepctl.results.report.stats import parameter_importance
 from sweepctl.search.grid import grid_points
+from sweepctl.stopping import saved_iterations
 
 if TYPE_CHECKING:
     from sweepctl.backends.base import Backend
@@ -156,9 +158,7 @@ class Watch:
             "runs_by_state": by_state,
             "progress": _progress(sweep, len(runs)),
             "agents": None if agents is None else agents.get(sweep.id, 0),
-            "early_stopped": sum(
-                1 for r in runs if r.state == RunState.STOPPED.value and r.stop_requested
-            ),
+            "early": _early(runs),
             "columns": [c.name for c in data.params],
             "runs": [_run_json(data, r) for r in runs],
             "best": None if best is None else _best_json(best),
@@ -235,6 +235,15 @@ class _Given:
 def report_data(sweep: Sweep, runs: list[Run]) -> ReportData:
     """What the report would gather for one sweep, from runs already read."""
     return collect(_Given(runs), [sweep])
+
+
+def _early(runs: list[Run]) -> dict[str, Any]:
+    """Runs early termination stopped, and the metric values they did not log (an estimate
+    of the compute saved, as `sweepctl runs` gives it)."""
+    stopped = [r.id for r in runs if r.stopped_early]
+    saved = sum(saved_iterations(search_records(runs), stopped).values()) if stopped else 0
+    done = sum(len(r.history) for r in runs)
+    return {"runs": len(stopped), "saved": saved, "share": saved / max(1, saved + done)}
 
 
 def _version(sweep: Sweep, runs: list[Run]) -> str:

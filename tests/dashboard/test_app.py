@@ -299,3 +299,15 @@ def test_the_store_url_and_its_password_appear_in_no_response() -> None:
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()
+
+
+def test_early_termination_savings(store) -> None:
+    runs = [
+        ({"model": "cnn", "lr": 0.1}, [0.5, 0.6, 0.7, 0.8], "finished"),
+        ({"model": "mlp", "lr": 0.1}, [0.2], "running"),
+    ]
+    sweep_id, ids = fill(store, runs=runs)
+    store.finish_run(ids[1], "stopped", reason="early stop: hyperband band 1 (below 0.5)")
+    early = detail(client(store), sweep_id)["early"]
+    # It logged 1 value of the 4 a kept run logged: 3 saved, of 3 + 5 values in all.
+    assert early == {"runs": 1, "saved": 3, "share": 3 / 8}

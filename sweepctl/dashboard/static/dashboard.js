@@ -296,7 +296,10 @@ function sweepPage() {
     document.getElementById("c-bar").style.width = p.total ? Math.min(100, (100 * p.runs) / p.total) + "%" : "0";
     document.getElementById("c-running").textContent = String(data.runs_by_state.running || 0);
     document.getElementById("c-agents").textContent = data.agents === null ? "-" : String(data.agents);
-    document.getElementById("c-early").textContent = String(data.early_stopped);
+    document.getElementById("c-early").textContent = String(data.early.runs);
+    document.getElementById("c-saved").textContent = data.early.runs
+      ? "≈ " + data.early.saved + " values not logged (" + Math.round(100 * data.early.share) + "% of the compute)"
+      : "";
     document.getElementById("c-best").textContent = data.best ? fmt(data.best.metric) : "-";
     // The state filter lists every state, with how many runs are in each.
     const current = filter.value;
