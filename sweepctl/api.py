@@ -332,6 +332,7 @@ def control(ref: str, action: str, *, storage: str | None = None) -> Controlled:
 
 
 def dashboard(
+    sweeps: Sequence[str] = (),
     *,
     storage: str | None = None,
     host: str = "127.0.0.1",
@@ -343,11 +344,13 @@ def dashboard(
 ) -> None:
     """Serve the live dashboard over every sweep in the store until interrupted.
 
+    ``sweeps`` names W&B sweeps (entity/project/id) to show beside the store's, read-only.
     Any ``host`` but the loopback needs a token: ``token``, else one is made and handed to
     ``ready`` (with the URL) before the first request.
     """
     serving.serve(
         storage,
+        sweeps=sweeps,
         host=host,
         port=port,
         token=token,

@@ -457,6 +457,14 @@ def sync(
 
 @app.command()
 def dashboard(
+    sweeps: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="W&B sweeps (entity/project/id) to show too, read-only.",
+            metavar="[W&B-SWEEP...]",
+            show_default=False,
+        ),
+    ] = None,
     storage: StorageOpt = None,
     host: Annotated[
         str,
@@ -482,6 +490,7 @@ def dashboard(
 ) -> None:
     """Serve a live web dashboard of every sweep in the store (needs sweepctl[dashboard])."""
     api.dashboard(
+        sweeps or (),
         storage=storage,
         host=host,
         port=port,

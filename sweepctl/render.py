@@ -400,7 +400,7 @@ def sync_summary(result: Synced, *, dry_run: bool) -> None:
 def dashboard_ready(serving: Any) -> None:
     """Where the dashboard listens (the URL on stdout, with its token: said this once)."""
     line(("dashboard: ", "bold"), serving.url)
-    notes = [f"store: {serving.where}"]
+    notes = [serving.where]
     if serving.token_made:
         notes.append("a token guards this address (it is in the URL above; not shown again)")
     elif serving.token:

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sweepctl.dashboard import pages
-from sweepctl.dashboard.watch import ACTIONS, Watch
+from sweepctl.dashboard.watch import ACTIONS, ReadOnly, Watch
 from sweepctl.errors import SweepctlError, UsageError
 
 STATIC = Path(__file__).parent / "static"
@@ -98,6 +98,10 @@ def create_app(watch: Watch, settings: Settings) -> ASGIApp:
         return JSONResponse(await _thread(watch.log, p["sweep_id"], p["run_id"]))
 
     async def api_control(request: Request) -> Response:
+        if request.method != "POST":  # routed here so no other route takes the path
+            return JSONResponse(
+                {"error": "controls are POST requests"}, status_code=405, headers={"allow": "POST"}
+            )
         if settings.read_only:
             return error(403, "this dashboard is read-only (--read-only)")
         if not secrets.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf):
@@ -107,6 +111,8 @@ def create_app(watch: Watch, settings: Settings) -> ASGIApp:
             return error(404, f"no action {action!r}; one of {', '.join(ACTIONS)}")
         try:
             message = await _thread(watch.control, request.path_params["sweep_id"], action)
+        except ReadOnly as exc:
+            return error(403, exc.message)
         except UsageError as exc:
             return error(409, exc.message)
         return JSONResponse({"action": action, "message": message})
@@ -133,12 +139,17 @@ def create_app(watch: Watch, settings: Settings) -> ASGIApp:
     app = Starlette(
         routes=[
             Route("/", sweeps_page),
-            Route("/sweeps/{sweep_id}", sweep_page),
+            # W&B sweep ids are paths (entity/project/id): the specific routes come first.
+            Route("/sweeps/{sweep_id:path}", sweep_page),
             Route("/api/sweeps", api_sweeps),
-            Route("/api/sweeps/{sweep_id}", api_sweep),
-            Route("/api/sweeps/{sweep_id}/importance", api_importance),
-            Route("/api/sweeps/{sweep_id}/runs/{run_id}/log", api_log),
-            Route("/api/sweeps/{sweep_id}/control/{action}", api_control, methods=["POST"]),
+            Route("/api/sweeps/{sweep_id:path}/importance", api_importance),
+            Route("/api/sweeps/{sweep_id:path}/runs/{run_id}/log", api_log),
+            Route(
+                "/api/sweeps/{sweep_id:path}/control/{action}",
+                api_control,
+                methods=["GET", "POST"],
+            ),
+            Route("/api/sweeps/{sweep_id:path}", api_sweep),
             Route("/static/{name}", static),
             Route("/favicon.ico", lambda request: Response(status_code=204)),
         ],

@@ -27,7 +27,7 @@ class PageInfo:
 
 def _page(info: PageInfo, title: str, body: str, *, kind: str, sweep: str = "") -> str:
     read_only = ' data-read-only="1"' if info.read_only else ""
-    where = f'<span class="where">store: {escape(info.where)}</span>' if info.where else ""
+    where = f'<span class="where">{escape(info.where)}</span>' if info.where else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

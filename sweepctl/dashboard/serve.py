@@ -10,7 +10,7 @@ import importlib
 import ipaddress
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sweepctl.agent.process import open_url
@@ -88,9 +88,35 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _sources(storage: str | None, sweeps: Sequence[str]):
+    """The local backend (None when only W&B sweeps are asked for and no store is found),
+    the W&B backend and the ids of the W&B sweeps named, and where they are: opened now, so
+    a wrong --storage or sweep path fails before anything listens."""
+    for ref in sweeps:
+        if factory.parse_ref(ref).controller != "wandb":
+            raise UsageError(
+                f"{ref!r}: the dashboard shows every sweep of the store already",
+                hint="name W&B sweeps by their path entity/project/id",
+            )
+    try:
+        backend = factory.open_local(storage)
+        places = [f"store: {backend.where}"]
+    except UsageError:
+        if storage is not None or not sweeps:
+            raise
+        backend, places = None, []
+    remote, ids = None, []
+    if sweeps:
+        remote = factory.open_wandb()
+        ids = list(dict.fromkeys(remote.get_sweep(ref).id for ref in sweeps))
+        places.append(f"W&B: {remote.where} (read-only)")
+    return backend, remote, ids, "; ".join(places)
+
+
 def serve(
     storage: str | None = None,
     *,
+    sweeps: Sequence[str] = (),
     host: str = "127.0.0.1",
     port: int = 8080,
     token: str | None = None,
@@ -102,8 +128,7 @@ def serve(
     require_extra()
     if token is not None and len(token) < 8:
         raise UsageError("--token is too short to guard anything", hint="use 8 characters or more")
-    backend = factory.open_local(storage)
-    where = backend.where  # opens the store now: a wrong --storage fails before binding
+    backend, remote, remote_ids, where = _sources(storage, sweeps)
     loopback = is_loopback(host)
     made = token is None and not loopback
     if made:
@@ -113,7 +138,15 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/" + (f"?token={token}" if token else "")
     hosts = (*LOOPBACK_NAMES, shown) if loopback else None
-    served = build(backend, token=token, read_only=read_only, allowed_hosts=hosts, where=where)
+    served = build(
+        backend,
+        token=token,
+        read_only=read_only,
+        allowed_hosts=hosts,
+        where=where,
+        remote=remote,
+        remote_refs=remote_ids,
+    )
     if ready is not None:
         ready(Serving(url, host, bound, token, made, read_only, where))
     if open_browser:
@@ -128,12 +161,15 @@ def build(
     read_only: bool = False,
     allowed_hosts: tuple[str, ...] | None = LOOPBACK_NAMES,
     where: str = "",
+    remote=None,
+    remote_refs: Sequence[str] = (),
 ):
     """The guarded app over ``backend`` (``allowed_hosts`` None: any Host header)."""
     settings = app.Settings(
         token=token, read_only=read_only, allowed_hosts=allowed_hosts, where=where
     )
-    return app.create_app(Watch(backend, read_only=read_only), settings)
+    watch = Watch(backend, read_only=read_only, remote=remote, remote_refs=remote_refs)
+    return app.create_app(watch, settings)
 
 
 def run(served, sock: socket.socket) -> None:

@@ -14,12 +14,15 @@ import json
 import math
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from sweepctl.backends import factory
 from sweepctl.domain import CONTROL_FROM, RUN_STATES
+from sweepctl.errors import UsageError
 from sweepctl.records import search_records
 from sweepctl.results.export import best_run, scored_runs
 from sweepctl.results.report.data import MISSING, ReportData, collect, format_value
@@ -31,6 +34,7 @@ from sweepctl.results.report.figures import (
 )
 from sweepctl.results.report.html import plotly_figures
 from sweepctl.results.report.stats import parameter_importance
+from sweepctl.run_metric import metric_history
 from sweepctl.search.grid import grid_points
 from sweepctl.stopping import saved_iterations
 
@@ -39,7 +43,12 @@ if TYPE_CHECKING:
     from sweepctl.records import Run, Sweep
 
 ACTIONS = ("stop", "pause", "resume", "cancel")
+POLL_MS = {"local": 1000}  # how often a page asks, by backend kind (others: 10 s)
 LOG_LINES = 40
+
+
+class ReadOnly(UsageError):
+    """A control asked of a sweep shown read-only."""
 
 
 @dataclass
@@ -61,81 +70,147 @@ def _fresh(cached: _Importance, scored: int) -> bool:
 
 
 class Watch:
-    """The dashboard's reads of one backend: every sweep, one sweep in full, a run's log."""
+    """The dashboard's reads: every sweep of the local store (``backend``), and the W&B
+    sweeps named by path (``remote``, read-only); one sweep in full; a run's log."""
 
-    def __init__(self, backend: Backend, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        backend: Backend | None,
+        *,
+        read_only: bool = False,
+        remote: Backend | None = None,
+        remote_refs: Sequence[str] = (),
+    ) -> None:
         self.backend = backend
         self.read_only = read_only
+        self.remote = remote
+        self.remote_refs = tuple(remote_refs)
         self._importance: dict[str, _Importance] = {}
+        self._histories: dict[str, tuple[int, list[float]]] = {}  # W&B runs: steps, values
         self._lock = threading.Lock()  # the importance cache, across request threads
 
     # -- reads ---------------------------------------------------------------------------------
-    def _runs(self, sweep_id: str, *, notice_lost: bool = False) -> list[Run]:
+    def _for(self, ref: str) -> Backend:
+        """The backend that holds the sweep ``ref`` names (the factory tells them apart)."""
+        if factory.parse_ref(ref).controller == "wandb":
+            if self.remote is None or ref not in self.remote_refs:
+                raise UsageError(
+                    f"{ref} is not shown here",
+                    hint=f"name it when starting the dashboard: sweepctl dashboard {ref}",
+                )
+            return self.remote
+        if self.backend is None:
+            raise UsageError(f"no sweep {ref!r}: this dashboard shows W&B sweeps only")
+        return self.backend
+
+    def _runs(self, backend: Backend, sweep_id: str, *, notice_lost: bool = False) -> list[Run]:
         """The runs; read-only where the backend can (``notice_lost`` marks lost runs, a
         write, as every other command does when it looks)."""
-        reader = getattr(self.backend, "read_runs", None)
+        reader = getattr(backend, "read_runs", None)
         if notice_lost or reader is None:
-            return self.backend.runs(sweep_id)
-        return reader(sweep_id)
+            runs = backend.runs(sweep_id)
+        else:
+            runs = reader(sweep_id)
+        if backend is self.remote:
+            runs = self._with_history(backend, sweep_id, runs)
+        return runs
 
-    def _agents(self) -> dict[str, int] | None:
-        live = getattr(self.backend, "live_agents", None)
+    def _with_history(self, backend: Backend, sweep_id: str, runs: list[Run]) -> list[Run]:
+        """W&B's runs come without their metric's history (one request a run): read it for
+        the curves, again only for runs that logged more since."""
+        metric = backend.get_sweep(sweep_id).spec.metric
+        if metric is None:
+            return runs
+        out = []
+        for run in runs:
+            if not run.history and run.steps:
+                with self._lock:
+                    known = self._histories.get(run.id)
+                if known is None or known[0] != run.steps:
+                    values = metric_history(backend.history(run.id), metric.name)
+                    known = (run.steps, values)
+                    with self._lock:
+                        self._histories[run.id] = known
+                run = replace(run, history=known[1])
+            out.append(run)
+        return out
+
+    @staticmethod
+    def _agents(backend: Backend) -> dict[str, int] | None:
+        live = getattr(backend, "live_agents", None)
         return live() if live is not None else None
+
+    def _open(self, ref: str) -> tuple[Backend, Sweep]:
+        backend = self._for(ref)
+        return backend, backend.get_sweep(ref)
 
     def sweep(self, ref: str) -> Sweep:
         """The sweep ``ref`` names (a UsageError, said as 404, when there is none)."""
-        return self.backend.get_sweep(ref)
+        return self._open(ref)[1]
 
     def open(self, ref: str) -> Sweep:
         """The sweep a person opens the page of; runs of silent agents are marked crashed
         then (a short write), as every command does when it looks."""
-        sweep = self.sweep(ref)
-        self._runs(sweep.id, notice_lost=True)
+        backend, sweep = self._open(ref)
+        self._runs(backend, sweep.id, notice_lost=True)
         return sweep
 
     # -- the sweeps page -----------------------------------------------------------------------
     def overview(self) -> dict[str, Any]:
         """Every sweep: state, method, progress, best value, agents alive."""
-        sweeps = self.backend.sweeps()
-        counts = self.backend.run_counts()
-        agents = self._agents()
         rows = []
-        for sweep in reversed(sweeps):  # newest first
-            by_state = counts.get(sweep.id, {})
-            metric = sweep.spec.metric
-            best = None
-            if metric is not None and by_state:
-                found = best_run(metric, self._runs(sweep.id))
-                best = None if found is None else {"run": found.id, "value": found.metric}
-            rows.append(
-                {
-                    "id": sweep.id,
-                    "name": sweep.name,
-                    "label": sweep.label,
-                    "state": sweep.state,
-                    "state_reason": sweep.state_reason,
-                    "method": sweep.method,
-                    "metric": _metric_json(sweep),
-                    "runs_by_state": by_state,
-                    "progress": _progress(sweep, sum(by_state.values())),
-                    "best": best,
-                    "agents": None if agents is None else agents.get(sweep.id, 0),
-                    "created_at": sweep.created_at,
-                }
-            )
+        if self.backend is not None:
+            counts = self.backend.run_counts()
+            agents = self._agents(self.backend)
+            for sweep in reversed(self.backend.sweeps()):  # newest first
+                rows.append(self._row(self.backend, sweep, counts.get(sweep.id, {}), agents))
+        for ref in self.remote_refs:
+            backend, sweep = self._open(ref)
+            by_state: dict[str, int] = {}
+            for run in backend.runs(sweep.id):
+                by_state[run.state] = by_state.get(run.state, 0) + 1
+            rows.append(self._row(backend, sweep, by_state, None))
         return {"sweeps": rows, "now": time.time()}
+
+    def _row(
+        self,
+        backend: Backend,
+        sweep: Sweep,
+        by_state: dict[str, int],
+        agents: dict[str, int] | None,
+    ) -> dict[str, Any]:
+        metric = sweep.spec.metric
+        best = None
+        if metric is not None and by_state:
+            found = best_run(metric, self._runs(backend, sweep.id))
+            best = None if found is None else {"run": found.id, "value": found.metric}
+        return {
+            "id": sweep.id,
+            "name": sweep.name,
+            "label": sweep.label,
+            "where": backend.kind,
+            "state": sweep.state,
+            "state_reason": sweep.state_reason,
+            "method": sweep.method,
+            "metric": _metric_json(sweep),
+            "runs_by_state": by_state,
+            "progress": _progress(sweep, sum(by_state.values())),
+            "best": best,
+            "agents": None if agents is None else agents.get(sweep.id, 0),
+            "created_at": sweep.created_at,
+        }
 
     # -- one sweep -----------------------------------------------------------------------------
     def detail(self, ref: str, since: str | None = None) -> dict[str, Any]:
         """One sweep in full: its runs table, best run, figures; or, when nothing changed
         since the version ``since``, only that."""
-        sweep = self.sweep(ref)
-        runs = self._runs(sweep.id)
+        backend, sweep = self._open(ref)
+        runs = self._runs(backend, sweep.id)
         version = _version(sweep, runs)
         if since == version:
             return {"version": version, "changed": False}
         data = report_data(sweep, runs)
-        agents = self._agents()
+        agents = self._agents(backend)
         by_state: dict[str, int] = {}
         for run in runs:
             by_state[run.state] = by_state.get(run.state, 0) + 1
@@ -163,8 +238,11 @@ class Watch:
             "runs": [_run_json(data, r) for r in runs],
             "best": None if best is None else _best_json(best),
             "figures": self._figures(data),
-            "actions": self.actions(sweep),
+            "actions": self.actions(sweep) if backend is self.backend else [],
             "states": list(RUN_STATES),
+            "where": backend.kind,
+            # W&B's servers are asked less often than a local store.
+            "poll_ms": POLL_MS.get(backend.kind, 10_000),
         }
 
     def actions(self, sweep: Sweep) -> list[str]:
@@ -180,8 +258,8 @@ class Watch:
     def importance(self, ref: str) -> dict[str, Any]:
         """Parameter importance (a random forest, as the report's), recomputed only when
         the scored runs change."""
-        sweep = self.sweep(ref)
-        runs = self._runs(sweep.id)
+        backend, sweep = self._open(ref)
+        runs = self._runs(backend, sweep.id)
         scored = scored_runs(runs)
         key = (len(scored), tuple(r.id for r in scored[-3:]), sum(r.metric for r in scored))
         with self._lock:
@@ -201,19 +279,24 @@ class Watch:
 
     def log(self, ref: str, run_id: str, lines: int = LOG_LINES) -> dict[str, Any]:
         """The last lines of a run's output, where the backend keeps them."""
-        sweep = self.sweep(ref)
-        run = next((r for r in self._runs(sweep.id) if r.id == run_id), None)
+        backend, sweep = self._open(ref)
+        run = next((r for r in self._runs(backend, sweep.id) if r.id == run_id), None)
         if run is None:
             return {"run": run_id, "found": False, "lines": []}
-        reader = getattr(self.backend, "log_tail", None)
+        reader = getattr(backend, "log_tail", None)
         if reader is None:
             return {"run": run_id, "found": True, "lines": [], "note": "logs are kept by W&B"}
         return {"run": run_id, "found": True, "state": run.state, "lines": reader(run, lines)}
 
     def control(self, ref: str, action: str) -> str:
         """Stop, pause, resume or cancel the sweep; what changed."""
-        sweep = self.sweep(ref)
-        return self.backend.control(sweep.id, action)
+        backend, sweep = self._open(ref)
+        if backend is not self.backend:
+            raise ReadOnly(
+                f"sweep {sweep.label} is shown read-only here",
+                hint=f"control it on W&B, or with `sweepctl stop {sweep.id}`",
+            )
+        return backend.control(sweep.id, action)
 
 
 # -- helpers -----------------------------------------------------------------------------------

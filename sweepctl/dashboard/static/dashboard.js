@@ -53,7 +53,7 @@ function markLive(ok) {
   live.textContent = ok ? "live" : "reconnecting";
 }
 
-function poll(fn, ms) {
+function poll(fn, every) {
   const tick = async () => {
     try {
       await fn();
@@ -61,7 +61,7 @@ function poll(fn, ms) {
     } catch (e) {
       markLive(false);
     }
-    setTimeout(tick, ms);
+    setTimeout(tick, typeof every === "function" ? every() : every);
   };
   tick();
 }
@@ -412,7 +412,7 @@ function sweepPage() {
     BODY.dataset.version = version;
     if (selected && latest && latest.runs.some((r) => r.id === selected && r.state === "running")) await loadLog();
   }
-  poll(update, POLL_MS);
+  poll(update, () => (latest && latest.poll_ms) || POLL_MS);
 }
 
 if (BODY.dataset.page === "sweeps") sweepsPage();
