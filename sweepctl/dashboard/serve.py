@@ -136,7 +136,9 @@ def serve(
     sock = bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{bound}/" + (f"?token={token}" if token else "")
+    # Listening on every address: the URL names this machine, as others reach it.
+    reach = socket.gethostname() if host in ("0.0.0.0", "::", "") else shown
+    url = f"http://{reach}:{bound}/" + (f"?token={token}" if token else "")
     hosts = (*LOOPBACK_NAMES, shown) if loopback else None
     served = build(
         backend,

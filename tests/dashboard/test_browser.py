@@ -16,6 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -217,6 +218,34 @@ def test_escaped_user_data_and_read_only_in_the_browser(browser, tmp_path: Path)
             assert page.locator("#runs tbody tr").count() == 1
             assert page.locator("#runs tbody tr").first.get_attribute("data-run") == ids[3]
             assert watched.errors == [] and watched.dialogs == []
+        finally:
+            watched.close()
+
+
+def test_a_token_guarded_dashboard_in_the_browser(browser, tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'store.db'}"
+    sweep_id, _ = fill(open_store(storage, create=True))
+    with dashboard(storage, "--host", "0.0.0.0") as (url, _):
+        parts = urlsplit(url)
+        base = f"http://127.0.0.1:{parts.port}/"
+        stranger = Watched(browser)
+        try:
+            assert stranger.page.goto(base).status == 401
+            assert stranger.page.goto(f"{base}sweeps/{sweep_id}?token=wrong").status == 403
+        finally:
+            stranger.close()
+        watched = Watched(browser)
+        page = watched.page
+        try:
+            # The printed URL once; then the page and its own requests carry the cookie.
+            assert page.goto(f"{base}?{parts.query}").status == 200
+            wait_for(page, "document.body.dataset.sweeps === '1'")
+            page.locator("#sweeps tbody a").click()
+            wait_for(page, "document.body.dataset.runs === '5'")
+            page.locator("button.control.pause").click()
+            wait_for(page, "document.body.dataset.state === 'paused'")
+            assert open_store(storage).get_sweep(sweep_id).state == "paused"
+            assert watched.errors == []
         finally:
             watched.close()
 

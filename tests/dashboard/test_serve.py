@@ -44,6 +44,7 @@ def test_serves_the_store_on_loopback_without_a_token(storage: str) -> None:
 def test_another_host_needs_the_token_it_prints_once(storage: str) -> None:
     with dashboard(storage, "--host", "0.0.0.0") as (url, proc):
         parts = urlsplit(url)
+        assert parts.hostname == socket.gethostname()  # how other machines reach it
         token = parts.query.removeprefix("token=")
         assert len(token) >= 20
         base = f"http://127.0.0.1:{parts.port}/"
