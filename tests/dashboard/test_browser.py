@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,8 +102,25 @@ parameters:
 
 
 def wait_for(page, expression: str, timeout: float = 60) -> Any:
-    """Wait until ``expression`` is true in the page (polled by the browser itself)."""
-    return page.wait_for_function(expression, timeout=timeout * 1000).json_value()
+    """Wait until ``expression`` is true in the page, and return its value. Polled from
+    here: Playwright's own waiting evaluates strings in the page, which the dashboard's
+    Content-Security-Policy (no eval) refuses."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {expression}")
+        page.wait_for_timeout(100)
+
+
+def assert_webgl_drew(page) -> None:
+    """Parallel coordinates are WebGL, which compiles code at run time: under a policy that
+    forbids it, Plotly draws a grey "WebGL is not supported" box instead of failing."""
+    div = page.locator("#plot-parallel")
+    assert "WebGL is not supported" not in div.inner_text()
+    assert page.evaluate("document.querySelectorAll('#plot-parallel canvas').length") > 0
 
 
 def cli(root: Path, env: dict[str, str], *args: str) -> str:
@@ -201,6 +219,7 @@ def test_escaped_user_data_and_read_only_in_the_browser(browser, tmp_path: Path)
             wait_for(page, "document.body.dataset.runs === '5'")
             page.locator("#plot-parallel").scroll_into_view_if_needed()
             wait_for(page, "document.querySelectorAll('#plot-parallel .main-svg').length > 0")
+            assert_webgl_drew(page)
             assert page.locator("h1#label").inner_text() == "known <b>sweep</b>"
             assert XSS in page.locator("#runs tbody td").all_inner_texts()
             assert XSS in page.locator("#best-config").inner_text()
@@ -323,6 +342,7 @@ def test_screenshot_of_a_sweep_page_has_its_plots_drawn(browser, tmp_path: Path)
             for name in ("curves", "best-so-far", "parallel", "importance"):
                 page.locator(f"#plot-{name}").scroll_into_view_if_needed()
                 wait_for(page, f"document.querySelectorAll('#plot-{name} .main-svg').length > 0")
+            assert_webgl_drew(page)
             page.evaluate("window.scrollTo(0, 0)")
             running = next(r for r in store.runs(sweep_id) if r.state == "running")
             page.locator(f'#runs tbody tr[data-run="{running.id}"]').click()
