@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -185,6 +186,16 @@ class Guard:
             self.settings.token is not None
             and request.query_params.get("token") == self.settings.token
         )
+        if set_cookie and request.method == "GET" and not request.url.path.startswith("/api/"):
+            # The token goes into a cookie and out of the address bar (and screenshots).
+            rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+            clean = request.url.replace(query=urlencode(rest))
+            moved = Response(status_code=303, headers={**HEADERS, "location": str(clean)})
+            moved.set_cookie(
+                TOKEN_COOKIE, self.settings.token, httponly=True, samesite="strict", path="/"
+            )
+            await moved(scope, receive, send)
+            return
 
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -213,15 +224,19 @@ class Guard:
         token = self.settings.token
         if token is None:
             return None
-        given = (
-            request.headers.get("x-sweepctl-token")
-            or _bearer(request.headers.get("authorization"))
-            or request.cookies.get(TOKEN_COOKIE)
-            or request.query_params.get("token")
-        )
+        given = [
+            t
+            for t in (
+                request.headers.get("x-sweepctl-token"),
+                _bearer(request.headers.get("authorization")),
+                request.query_params.get("token"),
+                request.cookies.get(TOKEN_COOKIE),  # perhaps an earlier dashboard's
+            )
+            if t
+        ]
         if not given:
             return _refusal(401, "this dashboard needs its token: open the URL it printed")
-        if not secrets.compare_digest(given.encode(), token.encode()):
+        if not any(secrets.compare_digest(t.encode(), token.encode()) for t in given):
             return _refusal(403, "wrong token")
         return None
 

@@ -187,12 +187,18 @@ def test_a_token_is_needed_on_every_request(filled) -> None:
         assert c.get(url, headers={"X-Sweepctl-Token": "wrong-token"}).status_code == 403
     assert c.post(f"/api/sweeps/{sweep_id}/control/stop").status_code == 401
     assert c.get("/api/sweeps", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    # Opening the printed URL keeps the token in a cookie for the page's own requests.
-    opened = c.get(f"/?token={token}")
-    assert opened.status_code == 200
+    # Opening the printed URL keeps the token in a cookie for the page's own requests, and
+    # takes it out of the address bar.
+    opened = c.get(f"/sweeps/{sweep_id}?token={token}&x=1", follow_redirects=False)
+    assert opened.status_code == 303
+    assert opened.headers["location"] == f"http://127.0.0.1:8080/sweeps/{sweep_id}?x=1"
     cookie = opened.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    assert c.get("/api/sweeps").status_code == 200  # the client sends the cookie back
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert c.get(opened.headers["location"]).status_code == 200  # the cookie, sent back
+    assert c.get("/api/sweeps").status_code == 200
+    # A stale cookie of an earlier dashboard does not hide a right token.
+    c.cookies.set("sweepctl_token", "stale-token")
+    assert c.get(f"/api/sweeps?token={token}").status_code == 200
     c.cookies.clear()
     assert c.get("/api/sweeps").status_code == 401
     assert filled["store"].get_sweep(sweep_id).state == "running"

@@ -65,7 +65,7 @@ def test_a_given_token_guards_loopback_too(storage: str) -> None:
     with dashboard(storage, "--token", "my-long-token", "--read-only") as (url, _):
         base = url.split("?")[0]
         assert get(base + "api/sweeps")[0] == 401
-        status, page = get(base + "?token=my-long-token")
+        status, page = get(base, {"Authorization": "Bearer my-long-token"})
         assert status == 200 and 'data-read-only="1"' in page
 
 
