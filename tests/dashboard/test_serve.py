@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,6 +68,20 @@ def test_a_given_token_guards_loopback_too(storage: str) -> None:
         assert get(base + "api/sweeps")[0] == 401
         status, page = get(base, {"Authorization": "Bearer my-long-token"})
         assert status == 200 and 'data-read-only="1"' in page
+
+
+@pytest.mark.slow
+def test_open_hands_the_url_to_the_users_browser(storage: str, tmp_path: Path, monkeypatch) -> None:
+    opened = tmp_path / "opened.txt"
+    record = tmp_path / "browser.py"
+    record.write_text(f"import sys\nopen({str(opened)!r}, 'w').write(sys.argv[1])\n")
+    # Python's webbrowser runs $BROWSER, with %s the URL, before any browser it knows.
+    monkeypatch.setenv("BROWSER", f"{sys.executable} {record} %s")
+    with dashboard(storage, "--open") as (url, _):
+        deadline = time.monotonic() + 30
+        while not opened.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert opened.read_text() == url
 
 
 def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
