@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from sweepctl.records import Run, Sweep
 
 ACTIONS = ("stop", "pause", "resume", "cancel")
-POLL_MS = {"local": 1000}  # how often a page asks, by backend kind (others: 10 s)
 LOG_LINES = 40
 
 
@@ -241,8 +240,7 @@ class Watch:
             "actions": self.actions(sweep) if backend is self.backend else [],
             "states": list(RUN_STATES),
             "where": backend.kind,
-            # W&B's servers are asked less often than a local store.
-            "poll_ms": POLL_MS.get(backend.kind, 10_000),
+            "poll_ms": _poll_ms(backend, sweep, by_state),
         }
 
     def actions(self, sweep: Sweep) -> list[str]:
@@ -318,6 +316,15 @@ class _Given:
 def report_data(sweep: Sweep, runs: list[Run]) -> ReportData:
     """What the report would gather for one sweep, from runs already read."""
     return collect(_Given(runs), [sweep])
+
+
+def _poll_ms(backend: Backend, sweep: Sweep, by_state: dict[str, int]) -> int:
+    """How often the page asks again: every second while a local sweep can change, every
+    5 s once it has ended with nothing running; W&B's servers every 10 s."""
+    if backend.kind != "local":
+        return 10_000
+    live = sweep.state in ("running", "paused") or by_state.get("running", 0) > 0
+    return 1000 if live else 5000
 
 
 def _early(runs: list[Run]) -> dict[str, Any]:

@@ -317,3 +317,13 @@ def test_early_termination_savings(store) -> None:
     early = detail(client(store), sweep_id)["early"]
     # It logged 1 value of the 4 a kept run logged: 3 saved, of 3 + 5 values in all.
     assert early == {"runs": 1, "saved": 3, "share": 3 / 8}
+
+
+def test_an_ended_sweep_is_asked_less_often(filled) -> None:
+    store, sweep_id = filled["store"], filled["sweep"]
+    c = client(store)
+    assert detail(c, sweep_id)["poll_ms"] == 1000
+    store.set_sweep_state(sweep_id, "stopped")
+    assert detail(c, sweep_id)["poll_ms"] == 1000  # a run is still running
+    store.finish_run(filled["runs"][4], "finished", exit_code=0)
+    assert detail(c, sweep_id)["poll_ms"] == 5000
