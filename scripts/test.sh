@@ -7,12 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup-env.sh
-# The report page is checked in a real browser: Debian's Chromium, installed when missing
-# (CI runs as root; elsewhere the one browser test skips and says why).
+# The report page and the dashboard are checked in a real browser: Debian's Chromium (driven
+# by the playwright package, no `playwright install`), installed when missing (CI runs as
+# root; elsewhere the browser tests skip and say why).
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing chromium for the browser tests" >&2
   { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
-    >/dev/null 2>&1 || echo "could not install chromium; the browser test will skip" >&2
+    >/dev/null 2>&1 || echo "could not install chromium; the browser tests will skip" >&2
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from sweepctl.api_types import (
     Deleted,
     EarlySavings,
     RunList,
+    RunLog,
     SeedRuns,
     SweepSummary,
     Synced,
@@ -38,6 +40,7 @@ from sweepctl.backends.base import AgentOptions, AgentReport, Backend, EchoFor
 from sweepctl.backends.wandb import sync as syncing
 from sweepctl.domain import RUN_STATES
 from sweepctl.errors import InvalidSweepError, Problem, UsageError
+from sweepctl.lazy import lazy_import
 from sweepctl.records import Run, Sweep, search_records
 from sweepctl.results import export
 from sweepctl.results import refine as refining
@@ -48,6 +51,8 @@ from sweepctl.spec.program import program_problem
 from sweepctl.spec.update import update_problems
 from sweepctl.stopping import saved_iterations
 from sweepctl.urls import is_shared_storage, redact
+
+serving = lazy_import("sweepctl.dashboard.serve")  # starlette and uvicorn only when it serves
 
 # -- validate ------------------------------------------------------------------------------
 
@@ -72,6 +77,7 @@ def create(
     controller: str = "local",
     check_program: bool = True,
     source: str | None = None,
+    files: Path | None = None,
 ) -> Created:
     """Validate a sweep file (or a sweep config dict, W&B's Python form) and store it as a
     new sweep (or, with ``dry_run``, only look).
@@ -80,6 +86,7 @@ def create(
     stripped, with a warning for each option only the local controller honours).
     ``check_program``: a ``program`` missing from the working directory is an error on a
     store only this machine uses, a warning on a shared one (:mod:`sweepctl.spec.program`).
+    ``files``: the folder where every agent of the store writes run files (a local store).
     """
     if controller not in factory.CONTROLLERS:
         raise UsageError(f"unknown controller {controller!r}", hint="local or wandb")
@@ -114,6 +121,10 @@ def create(
         result.preview = list(islice(grid_configs(spec), preview))
     if dry_run:
         return result
+    if files is not None:
+        if controller != "local":
+            raise UsageError("--files sets where a local store's run files go", hint="leave it out")
+        backend.set_files_dir(files)
     created = backend.create(config, source=report.source, lines=lines)
     result.sweep_id = created.sweep_id
     result.url = created.url
@@ -152,6 +163,7 @@ def agent(
     say: Callable[[str], None] | None = None,
     observe: Callable[[Sweep, int, int | None], Any] | None = None,
     function: Callable[[], Any] | str | None = None,
+    files: Path | None = None,
 ) -> AgentReport:
     """Run runs of a sweep until ``count`` is reached or the sweep has nothing more to run.
 
@@ -178,6 +190,7 @@ def agent(
         say=say,
         observe=observe,
         function=function,
+        files=files,
     )
     backend.check_agent(options)  # what it cannot do is said before it is asked anything
     return backend.agent(backend.get_sweep(ref), options)
@@ -384,6 +397,41 @@ def control(ref: str, action: str, *, storage: str | None = None) -> Controlled:
     return Controlled(sweep, action, backend.control(sweep.id, action))
 
 
+# -- run logs ------------------------------------------------------------------------------------
+
+
+def run_log(ref: str, *, storage: str | None = None) -> RunLog:
+    """Where a run's output log is, and whether this machine has it (a run id or prefix)."""
+    backend = factory.open_local(storage)
+    run = backend.store.find_run(ref)
+    path = backend.store.files_dir / "runs" / run.sweep_id / run.id / "output.log"
+    return RunLog(run, path, backend.store.agent_host(run.agent_id))
+
+
+def follow_log(log: RunLog, *, storage: str | None = None, poll: float = 0.5) -> Iterator[bytes]:
+    """The log's bytes from its start, then as they are written, until the run has ended."""
+    store = factory.open_local(storage).store
+    offset = 0
+    while True:
+        ended = store.get_run(log.run.id).state != "running"  # read before the file
+        chunk = _read_from(log.path, offset)
+        offset += len(chunk)
+        if chunk:
+            yield chunk
+        if ended:
+            return
+        time.sleep(poll)
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
 # -- a sweep's life ----------------------------------------------------------------------------
 
 
@@ -411,6 +459,38 @@ def update(
     config, _ = backend.prepare(dict(report.spec.config), report.lines)
     changed = backend.update(sweep.id, config, report.lines)
     return Updated(backend.get_sweep(sweep.id), changed, warnings)
+
+
+# -- dashboard ---------------------------------------------------------------------------------
+
+
+def dashboard(
+    sweeps: Sequence[str] = (),
+    *,
+    storage: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    token: str | None = None,
+    read_only: bool = False,
+    open_browser: bool = False,
+    ready: Callable[[Any], None] | None = None,
+) -> None:
+    """Serve the live dashboard over every sweep in the store until interrupted.
+
+    ``sweeps`` names W&B sweeps (entity/project/id) to show beside the store's, read-only.
+    Any ``host`` but the loopback needs a token: ``token``, else one is made and handed to
+    ``ready`` (with the URL) before the first request.
+    """
+    serving.serve(
+        storage,
+        sweeps=sweeps,
+        host=host,
+        port=port,
+        token=token,
+        read_only=read_only,
+        open_browser=open_browser,
+        ready=ready,
+    )
 
 
 # -- campaigns -----------------------------------------------------------------------------

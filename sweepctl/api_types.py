@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sweepctl import ranking
@@ -200,6 +201,23 @@ class SweepSummary:
             "created_at": export.iso(s.created_at),
             "source": s.source,
         }
+
+
+@dataclass
+class RunLog:
+    """Where a run's output is: ``path`` on this machine, if it ran (or runs) here."""
+
+    run: Run
+    path: Path
+    host: str | None  # the host its agent ran on
+
+    @property
+    def here(self) -> bool:
+        return self.path.is_file()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run.id, "state": self.run.state, "path": str(self.path),
+                "on_this_machine": self.here, "host": self.host}  # fmt: skip
 
 
 @dataclass

@@ -83,6 +83,10 @@ StorageOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+FilesOpt = Annotated[
+    Path | None,
+    typer.Option("--files", help="Folder for run files (logs, metrics); shared by every agent."),
+]
 SweepArg = Annotated[
     str,
     typer.Argument(
@@ -115,6 +119,7 @@ def create(
     no_check_program: Annotated[
         bool, typer.Option("--no-check-program", help="Store it although `program` is missing.")
     ] = False,
+    files: FilesOpt = None,
 ) -> None:
     """Validate a sweep file and store it. Prints the new sweep's id."""
     result = api.create(
@@ -126,6 +131,7 @@ def create(
         dry_run=dry_run,
         controller=controller,
         check_program=not no_check_program,
+        files=files,
     )
     render.problems(str(file), result.warnings)
     for warning in result.server_warnings:  # W&B's own "Malformed sweep config detected"
@@ -165,6 +171,7 @@ def agent(
             "--show-output", help="On a terminal, show the runs' output instead of a live view."
         ),
     ] = False,
+    files: FilesOpt = None,
     storage: StorageOpt = None,
 ) -> None:
     """Run a sweep's runs. Until --count runs have run, or the sweep is finished."""
@@ -185,6 +192,7 @@ def agent(
         echo_for=progress.write_echo,
         say=render.say,
         observe=progress.live_view if live else progress.log_lines,
+        files=files,
     )
     render.agent_summary(report, show_tails=report.workers > 1 and not live)
     _exit(report.exit_code)
@@ -284,6 +292,28 @@ def pause(sweep: SweepArg, storage: StorageOpt = None) -> None:
 def resume(sweep: SweepArg, storage: StorageOpt = None) -> None:
     """Let a sweep start runs again. After `pause`, `stop` or `stop --cancel`."""
     _control(sweep, "resume", storage)
+
+
+@app.command()
+def logs(
+    run: Annotated[str, typer.Argument(help="A run id (or a unique prefix).")],
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")
+    ] = False,
+    storage: StorageOpt = None,
+) -> None:
+    """Print a run's output. With --follow, as it comes, until the run ends."""
+    found = api.run_log(run, storage=storage)
+    if not found.here and not (follow and found.run.state == "running"):
+        where = f"its agent ran on {found.host}; " if found.host else ""
+        raise UsageError(
+            f"run {found.run.id} has no log at {found.path} on this machine",
+            hint=where + "give every agent one folder: SWEEPCTL_FILES or `create --files DIR`",
+        )
+    out = sys.stdout.buffer
+    for chunk in api.follow_log(found, storage=storage) if follow else [found.path.read_bytes()]:
+        out.write(chunk)
+        out.flush()
 
 
 @app.command()
@@ -497,6 +527,52 @@ def sync(
     else:
         render.sync_summary(result, dry_run=dry_run)
     _exit(result.exit_code)
+
+
+@app.command()
+def dashboard(
+    sweeps: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="W&B sweeps (entity/project/id) to show too, read-only.",
+            metavar="[W&B-SWEEP...]",
+            show_default=False,
+        ),
+    ] = None,
+    storage: StorageOpt = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", help="Address to listen on; any but 127.0.0.1/localhost needs a token."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free one).")] = 8080,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the dashboard in a browser.")
+    ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Require this token on every request (made and printed for another --host).",
+            envvar="SWEEPCTL_DASHBOARD_TOKEN",
+        ),
+    ] = None,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Show no stop/pause/resume/cancel controls.")
+    ] = False,
+) -> None:
+    """Serve a live web dashboard. Every sweep in the store; needs sweepctl[dashboard]."""
+    api.dashboard(
+        sweeps or (),
+        storage=storage,
+        host=host,
+        port=port,
+        token=token,
+        read_only=read_only,
+        open_browser=open_browser,
+        ready=render.dashboard_ready,
+    )
 
 
 def _control(sweep: str, action: str, storage: str | None) -> None:

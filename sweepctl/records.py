@@ -66,6 +66,11 @@ class Run:
     stop_requested: str | None
 
     @property
+    def stopped_early(self) -> bool:
+        """Whether early termination stopped it (the controller's reason says so)."""
+        return (self.reason or "").startswith("early stop")
+
+    @property
     def duration(self) -> float | None:
         if self.started_at is None:
             return None

@@ -393,3 +393,16 @@ def sync_summary(result: Synced, *, dry_run: bool) -> None:
             "no run of this sweep has an offline wandb run directory here",
             hint="run sync where the agent ran, or point --dir at it (WANDB_DIR if set)",
         )
+
+
+def dashboard_ready(serving: Any) -> None:
+    """Where the dashboard listens (the URL on stdout, with its token: said this once)."""
+    line(("dashboard: ", "bold"), serving.url)
+    notes = [serving.where]
+    if serving.token_made:
+        notes.append("a token guards this address (it is in the URL above; not shown again)")
+    elif serving.token:
+        notes.append("every request needs the --token given")
+    if serving.read_only:
+        notes.append("read-only: no controls")
+    info(("  ", "dim"), "; ".join(notes) + "; Ctrl-C stops it")

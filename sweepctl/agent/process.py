@@ -295,3 +295,13 @@ def child_pids(pid: int) -> list[int]:
         if len(fields) > 1 and fields[1] == str(pid).encode():
             found.append(int(name))
     return sorted(found)
+
+
+def open_url(url: str) -> bool:
+    """Open ``url`` in the user's browser (``dashboard --open``); False when none was found."""
+    import webbrowser
+
+    try:
+        return webbrowser.open(url, new=2)
+    except webbrowser.Error:
+        return False

@@ -137,6 +137,7 @@ class AgentOptions:
     observe: Callable[[Sweep, int], Any] | None = None  # makes the progress observer
     # Runs are calls of this function (or "module:function") instead of the sweep's command.
     function: Callable[[], Any] | str | None = None
+    files: Path | None = None  # where this agent writes run files (logs, metrics)
 
 
 def require_gpus(options: AgentOptions) -> None:

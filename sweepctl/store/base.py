@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,6 +35,8 @@ from sweepctl.urls import redact
 
 __all__ = ["Store", "find_default_store", "open_store", "redact", "resolve_url"]
 
+FILES_SETTING = "files_dir"  # where run files live, when `create --files` set it
+
 
 def open_store(storage: str | None = None, *, create: bool = False) -> Store:
     """Open (and with ``create``, make) the store named by ``storage`` or found from here."""
@@ -51,15 +54,54 @@ class Store(Database):
         # Runs as the last claim read them, by id, with the row they were made from: a claim
         # reads every run of its sweep, and most rows have not changed since the last one.
         self._claimed_runs: dict[str, tuple[tuple[Any, ...], Run]] = {}
+        self.files_override: Path | None = None  # an agent's --files
+        self._files_dir: Path | None = None
 
     @property
     def files_dir(self) -> Path:
-        """Where run files (logs, metrics, param files) live: beside an SQLite store."""
-        if self.is_sqlite:
-            return Path(self.url.removeprefix("sqlite:///")).parent
-        folder = Path.cwd() / STORE_DIR
-        folder.mkdir(mode=0o700, exist_ok=True)
-        return folder
+        """Where run files (logs, metrics, param files) live, first found of: an agent's
+        ``--files``, ``SWEEPCTL_FILES``, the store's own setting (``create --files``), the
+        folder of an SQLite store, ``.sweepctl`` in the working directory (PostgreSQL)."""
+        if self.files_override is not None:
+            return self.files_override
+        if os.environ.get("SWEEPCTL_FILES"):
+            return Path(os.environ["SWEEPCTL_FILES"]).resolve()
+        if self._files_dir is None:
+            setting = self.setting(FILES_SETTING)
+            if setting is not None:
+                self._files_dir = Path(setting)
+            elif self.is_sqlite:
+                self._files_dir = Path(self.url.removeprefix("sqlite:///")).parent
+            else:
+                folder = Path.cwd() / STORE_DIR
+                folder.mkdir(mode=0o700, exist_ok=True)
+                return folder
+        return self._files_dir
+
+    @property
+    def files_dir_is_set(self) -> bool:
+        """Whether run files have a place every agent agrees on (not each one's own folder)."""
+        return bool(
+            self.files_override
+            or os.environ.get("SWEEPCTL_FILES")
+            or self.is_sqlite
+            or self.setting(FILES_SETTING)
+        )
+
+    def setting(self, key: str) -> str | None:
+        """A store-wide setting (the meta table), or None."""
+        return self.read(
+            lambda c: c.execute(sa.select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
+        )
+
+    def set_setting(self, key: str, value: str) -> None:
+        def transaction(conn: Connection) -> None:
+            done = conn.execute(sa.update(t.meta).where(t.meta.c.key == key).values(value=value))
+            if not done.rowcount:
+                conn.execute(sa.insert(t.meta).values(key=key, value=value))
+
+        self.write(transaction)
+        self._files_dir = None
 
     # -- sweeps --------------------------------------------------------------------------------
     def create_sweep(
@@ -163,6 +205,31 @@ class Store(Database):
             query = query.where(t.runs.c.state.in_(list(states)))
         rows = self.read(lambda c: c.execute(query.order_by(t.runs.c.number)).all())
         return [run_from_row(r) for r in rows]
+
+    def find_run(self, ref: str) -> Run:
+        """A run by id or unique id prefix, in any sweep of the store."""
+        rows = self.read(
+            lambda c: c.execute(
+                sa.select(t.runs).where(t.runs.c.id.startswith(ref, autoescape=True)).limit(6)
+            ).all()
+        )
+        exact = [r for r in rows if r.id == ref]
+        if exact or len(rows) == 1:
+            return run_from_row((exact or rows)[0])
+        if rows:
+            shown = ", ".join(r.id for r in rows[:5])
+            raise UsageError(f"{ref!r} matches several runs ({shown})", hint="give the full id")
+        raise UsageError(f"no run {ref!r} in this store", hint="list runs with `sweepctl runs ID`")
+
+    def agent_host(self, agent_id: str | None) -> str | None:
+        """The host an agent ran on."""
+        if agent_id is None:
+            return None
+        return self.read(
+            lambda c: c.execute(
+                sa.select(t.agents.c.host).where(t.agents.c.id == agent_id)
+            ).scalar()
+        )
 
     def get_run(self, run_id: str) -> Run:
         row = self.read(lambda c: c.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first())
@@ -438,6 +505,18 @@ class Store(Database):
             )
         )
         return agent_id
+
+    def live_agents(self, stale_after: float) -> dict[str, int]:
+        """``{sweep_id: n}``: agents not ended and heard from within ``stale_after`` seconds."""
+        since = time.time() - stale_after
+        rows = self.read(
+            lambda c: c.execute(
+                sa.select(t.agents.c.sweep_id, sa.func.count())
+                .where(t.agents.c.ended_at.is_(None), t.agents.c.heartbeat_at >= since)
+                .group_by(t.agents.c.sweep_id)
+            ).all()
+        )
+        return {sweep_id: n for sweep_id, n in rows}
 
     def end_agent(self, agent_id: str) -> None:
         self.write(

@@ -6,14 +6,16 @@ import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from sweepctl.agent import call as calls
 from sweepctl.agent.function import FunctionAgent
 from sweepctl.agent.gpus import gpu_groups
 from sweepctl.agent.loop import Agent
+from sweepctl.agent.process import tail
 from sweepctl.backends.base import AgentOptions, AgentReport, NewSweep, require_gpus
-from sweepctl.backends.local.controller import heartbeat_timeout
+from sweepctl.backends.local.controller import HEARTBEAT_TIMEOUT, heartbeat_timeout
 from sweepctl.domain import CONTROL_FROM, CONTROL_TARGETS
 from sweepctl.duration import parse_duration
 from sweepctl.errors import Problem, UsageError
@@ -21,7 +23,7 @@ from sweepctl.records import Run, Sweep
 from sweepctl.search.grid import grid_points
 from sweepctl.spec import build_spec
 from sweepctl.spec.update import changed_keys
-from sweepctl.store.base import Store, open_store
+from sweepctl.store.base import FILES_SETTING, Store, open_store
 from sweepctl.urls import redact
 
 
@@ -86,6 +88,14 @@ class LocalBackend:
         )
         return NewSweep(sweep_id=sweep.id)
 
+    def set_files_dir(self, folder: Path) -> Path:
+        """Make ``folder`` where every agent of this store writes run files (``create
+        --files``): a folder all of them reach, e.g. a shared file system."""
+        folder = folder.expanduser().resolve()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.store.set_setting(FILES_SETTING, str(folder))
+        return folder
+
     def get_sweep(self, ref: str) -> Sweep:
         return self.store.get_sweep(ref)
 
@@ -103,6 +113,20 @@ class LocalBackend:
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
         return self.store.history(run_id)
+
+    # -- what a live view polls: reads only, nothing written --------------------------------
+    def read_runs(self, sweep_id: str) -> list[Run]:
+        """A sweep's runs in one read-only transaction (no lost runs marked, unlike
+        :meth:`runs`), for views that ask every second while agents write."""
+        return self.store.runs(sweep_id)
+
+    def live_agents(self) -> dict[str, int]:
+        """``{sweep_id: agents alive}``: not ended, and heartbeating."""
+        return self.store.live_agents(HEARTBEAT_TIMEOUT)
+
+    def log_tail(self, run: Run, lines: int = 40) -> list[str]:
+        """The last lines of a run's output log (stdout and stderr), [] before it has any."""
+        return tail(self.store.files_dir / "runs" / run.sweep_id / run.id / "output.log", lines)
 
     # -- control -------------------------------------------------------------------------------
     def control(self, sweep_id: str, action: str) -> str:
@@ -160,6 +184,13 @@ class LocalBackend:
 
     def agent(self, sweep: Sweep, options: AgentOptions) -> AgentReport:
         require_gpus(options)
+        if options.files is not None:
+            self.store.files_override = options.files.expanduser().resolve()
+        elif not self.store.files_dir_is_set and options.say is not None:
+            options.say(
+                f"run files (logs, metrics) go to {self.store.files_dir / 'runs'} on this "
+                "machine; give every agent one folder with SWEEPCTL_FILES or `create --files DIR`"
+            )
         spec = sweep.spec
         timeout = options.timeout
         if timeout is None and spec.options.get("timeout") is not None:

@@ -106,6 +106,11 @@ class WandbBackend:
 
     # -- agents --------------------------------------------------------------------------------
     def check_agent(self, options: AgentOptions) -> None:
+        if options.files is not None:
+            raise UsageError(
+                "--files works only with local sweeps",
+                hint="W&B's agent keeps its runs' files in wandb/ (set WANDB_DIR)",
+            )
         if options.function is not None and (options.workers > 1 or options.gpus is not None):
             raise UsageError(
                 "a function agent on a W&B sweep runs its calls in this process, one at a time",

@@ -52,7 +52,8 @@ class Axis:
 
 @dataclass(frozen=True)
 class Trace:
-    """One series of a panel. On a categorical axis its values are category labels."""
+    """One series of a panel. On a categorical axis its values are category labels; in a
+    LINE, a None in x and y is a gap (several lines in one series)."""
 
     kind: str  # POINTS, LINE, STEP, AREA or HBAR
     x: tuple[Any, ...]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sweepctl.domain import RunState
+from sweepctl.results.export import rank
 from sweepctl.results.report.data import (
     MISSING,
     Column,
@@ -319,6 +321,91 @@ def history_plot(data: ReportData) -> Figure | None:
         legend_title="rank, run (best value)",
         height=420,
     )
+
+
+def run_curves(data: ReportData, *, legend_max: int = 12, apart: int = 40) -> Figure | None:
+    """The metric of every run, value by value as it logged it: the live dashboard's curves.
+
+    Read from each run's own metric history (``Run.history``), so drawing every run of a
+    large sweep costs no extra read. Running runs are drawn in the running colour, the best
+    run over the rest, the others shaded along viridis by rank. Past ``apart`` runs, only the
+    best, the running and the top ten keep a line of their own; every other run is drawn in
+    one shared, pale series (its runs apart by gaps), so thousands of runs stay a
+    description small enough to send every second and quick to draw.
+    """
+    metric = data.metric
+    drawn = [r for r in data.runs if r.history]
+    if metric is None or not drawn:
+        return None
+    ranked = rank(metric, data.scored)
+    order = {r.id: i for i, r in enumerate(ranked)}
+    crowd = len(drawn) > apart
+    top = {r.id for r in ranked[:10]}
+    traces = []
+    rest: list[Run] = []
+    for run in drawn:
+        best = data.is_best(run)
+        running = run.state == RunState.RUNNING.value
+        if crowd and not (best or running or run.id in top):
+            rest.append(run)
+            continue
+        if best:
+            colour = BEST_COLOUR
+        elif running:
+            colour = state_colour(run.state)
+        else:
+            colour = viridis(0.85 * order.get(run.id, len(order)) / max(1, len(order)))
+        values = _rounded(run.history)
+        traces.append(
+            Trace(
+                LINE,
+                x=tuple(range(len(values))),
+                y=values,
+                name=f"{run.id} ({run.state}, {format_metric(run.metric, 4)})",
+                legend=len(drawn) <= legend_max,
+                colour=colour,
+                opacity=1.0 if best or running else 0.7,
+                width=3.0 if best else 2.2 if running else 1.4,
+                size=4,
+                markers=len(values) <= 30 and len(drawn) <= legend_max,
+                front=best or running,
+            )
+        )
+    if rest:
+        xs: list[Any] = []
+        ys: list[Any] = []
+        for run in rest:
+            values = _rounded(run.history)
+            xs.extend([*range(len(values)), None])
+            ys.extend([*values, None])
+        traces.insert(
+            0,
+            Trace(
+                LINE,
+                x=tuple(xs),
+                y=tuple(ys),
+                name=f"{len(rest)} other runs",
+                legend=False,
+                colour=PLAIN_COLOUR,
+                opacity=0.25,
+                width=1.0,
+            ),
+        )
+    return Figure(
+        id="curves",
+        file="curves.png",
+        title=f"{metric.name} as each run logged it ({len(drawn)} runs)",
+        panels=(
+            Panel(Axis("logged value (in order)", integer=True), Axis(metric.name), tuple(traces)),
+        ),
+        legend_title="run (state, metric)" if len(drawn) <= legend_max else "",
+        height=420,
+    )
+
+
+def _rounded(values: list[float]) -> tuple[float, ...]:
+    # Five significant digits are more than a plot shows, and keep the description small.
+    return tuple(float(f"{v:.5g}") for v in values)
 
 
 def states_plot(data: ReportData) -> Figure | None:

@@ -159,9 +159,10 @@ def _panel(ax: Axes, panel: Panel) -> None:
 
 
 def _positions(axis: Axis, values: tuple[Any, ...], spread: float = 0.0) -> list[float]:
-    """Where values sit along an axis; categories at their index, shaken by ``spread``."""
+    """Where values sit along an axis; categories at their index, shaken by ``spread``;
+    None (a gap in a line) as NaN, which matplotlib leaves undrawn."""
     if not axis.categorical:
-        return [float(v) for v in values]
+        return [math.nan if v is None else float(v) for v in values]
     rng = random.Random(0)  # the same picture every time
     return [axis.position(v) + (rng.uniform(-spread, spread) if spread else 0.0) for v in values]
 
