@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl import campaign
+from sweepctl.agent import slurm
 from sweepctl.api_types import (
     Best,
     Controlled,
     Created,
     RunList,
     SeedRuns,
+    SlurmSubmitted,
     SweepSummary,
     Synced,
     Validation,
@@ -147,6 +149,44 @@ def agent(
     )
     backend.check_agent(options)  # what it cannot do is said before it is asked anything
     return backend.agent(backend.get_sweep(ref), options)
+
+
+def agent_slurm(
+    ref: str,
+    *,
+    request: slurm.SlurmRequest,
+    task: slurm.TaskAgent,
+    storage: str | None = None,
+    dry_run: bool = False,
+) -> SlurmSubmitted:
+    """Submit agents of a sweep as one SLURM job array (``request.tasks`` tasks), each task
+    running ``sweepctl agent`` with ``task``'s options on the GPUs SLURM gives it. A dry run
+    checks everything and returns the batch script and sbatch command, submitting nothing.
+    """
+    factory.require_local(ref, "run its agents with `sweepctl agent` or `wandb agent` on W&B")
+    backend = factory.open_local(storage)
+    sweep = backend.get_sweep(ref)
+    store = backend.store
+    batch = slurm.plan(store, sweep, request, task, cwd=Path.cwd())
+    result = SlurmSubmitted(
+        sweep=sweep,
+        tasks=request.tasks,
+        script=batch.script,
+        sbatch=batch.sbatch,
+        output=batch.output,
+        store=backend.where,
+    )
+    if store.is_sqlite:
+        result.warnings.append("an SQLite store: every task must run on this node")
+    if sweep.state not in ("running", "paused"):
+        result.warnings.append(
+            f"sweep {sweep.label} is {sweep.state}: its agents will start no run"
+        )
+    if not dry_run:
+        slurm.submit(store, sweep, batch, env=os.environ)
+        result.job_id = batch.job_id
+        result.sbatch = batch.sbatch
+    return result
 
 
 # -- reading -------------------------------------------------------------------------------

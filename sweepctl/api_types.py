@@ -238,3 +238,40 @@ class Synced:
             "on_wandb": self.on_wandb,
             "not_on_wandb": self.not_on_wandb,
         }
+
+
+@dataclass
+class SlurmSubmitted:
+    """What :func:`agent_slurm` did: the job array it submitted (none for a dry run)."""
+
+    sweep: Sweep
+    tasks: int
+    script: str  # the batch script
+    sbatch: list[str]  # the sbatch command line, the script's file last
+    output: str  # the tasks' output files: %A is the job id, %a the task index
+    store: str  # the store's URL, redacted
+    job_id: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    exit_code: int = EXIT_OK
+
+    @property
+    def dry_run(self) -> bool:
+        return self.job_id is None
+
+    @property
+    def logs(self) -> str:
+        """The tasks' output files, as a glob with the job id filled in."""
+        return self.output.replace("%A", self.job_id or "JOBID").replace("%a", "*")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sweep_id": self.sweep.id,
+            "job_id": self.job_id,
+            "tasks": self.tasks,
+            "dry_run": self.dry_run,
+            "output": self.output,
+            "store": self.store,
+            "sbatch": self.sbatch,
+            "script": self.script,
+            "warnings": self.warnings,
+        }

@@ -27,7 +27,7 @@ from sweepctl.stopping import saved_iterations
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sweepctl.api_types import Created, SeedRuns, Synced, Validation
+    from sweepctl.api_types import Created, SeedRuns, SlurmSubmitted, Synced, Validation
     from sweepctl.spec import FileReport
 
 Part = str | tuple[str, str]
@@ -395,3 +395,30 @@ def sync_summary(result: Synced, *, dry_run: bool) -> None:
             "no run of this sweep has an offline wandb run directory here",
             hint="run sync where the agent ran, or point --dir at it (WANDB_DIR if set)",
         )
+
+
+def slurm_submitted(result: SlurmSubmitted) -> None:
+    """After `agent --slurm`: the job id and how to watch and stop it; for a dry run, the
+    sbatch command and the batch script."""
+    import shlex
+
+    for message in result.warnings:
+        warning(message)
+    if result.dry_run:
+        sys.stdout.write(f"# would run: {shlex.join(result.sbatch)}\n{result.script}")
+        sys.stdout.flush()
+        return
+    job = str(result.job_id)
+    line(
+        ("submitted SLURM job ", "green"),
+        (job, "bold"),
+        f"  ({result.tasks} agent{'s' if result.tasks != 1 else ''} of sweep {result.sweep.label})",
+    )
+    line(
+        "watch it:   ",
+        (f"squeue -j {job}", "bold"),
+        "   and   ",
+        f"sweepctl runs {result.sweep.id}",
+    )
+    line("its output: ", result.logs)
+    line("stop it:    ", (f"sweepctl stop {result.sweep.id} --cancel", "bold"))

@@ -28,6 +28,7 @@ from sweepctl.agent.process import (
     tail,
 )
 from sweepctl.agent.recorder import Recorder
+from sweepctl.agent.slurm import task_identity
 from sweepctl.backends.base import AgentReport, Observer, Outcome
 from sweepctl.backends.local.controller import (
     DONE,
@@ -204,7 +205,9 @@ class Agent:
         if self.spec.method == "bayes":
             warm_up()  # seconds of imports, paid here rather than under the sweep's lock
         self.report.workers = self.workers
-        self.agent_id = self.store.register_agent(self.sweep.id, socket.gethostname(), os.getpid())
+        self.agent_id = self.store.register_agent(
+            self.sweep.id, socket.gethostname(), os.getpid(), **task_identity(self.environ)
+        )
         previous = install_stop_signals(self._on_signal)
         threads = [
             threading.Thread(target=self._worker, args=(i,), name=f"worker-{i}", daemon=True)
@@ -387,6 +390,10 @@ class Agent:
             with self._lock:
                 self._active.pop(run.id, None)
                 self._stop_requests.pop(run.id, None)
+        if state == "preempted" and self._canceled_meanwhile(run.id):
+            # `stop --cancel` scancels SLURM tasks after marking the sweep: a cancel, not a
+            # preemption, so the run is not offered again.
+            state, reason = "killed", "the sweep was canceled"
         self._persist(
             lambda: self.store.finish_run(run.id, state, exit_code=code, reason=reason),
             f"how run {run.id} ended",
@@ -406,6 +413,13 @@ class Agent:
             # Once the child has exited, a last line without its newline counts too.
             recorder.add(metrics.read_new(final=code is not None))
             if code is not None:
+                # SLURM's scancel signals every process of a job at once: a child ended by
+                # that SIGTERM ended with its agent's interrupt, whichever came first.
+                by_term = code in (-signal.SIGTERM, 128 + signal.SIGTERM)
+                if code != 0 and self._interrupt.wait(1.0 if by_term else 0):
+                    self._persist(recorder.flush, f"run {run.id}'s last metrics")
+                    state, reason = self._interrupt_state
+                    return state, code, reason, recorder.best
                 break
             ending = self._ending(run.id, deadline)
             if ending is not None:
@@ -426,6 +440,14 @@ class Agent:
         last = tail(files.log, 1)
         why = f"exit code {code}" + (f": {last[0].strip()}" if last else "")
         return "failed", code, why, recorder.best
+
+    def _canceled_meanwhile(self, run_id: str) -> bool:
+        """Whether the sweep was canceled (or the run's stop asked for as a cancel)."""
+        try:
+            state, stops = self.store.control(self.sweep.id, [run_id])
+        except SweepctlError:
+            return False
+        return state == "canceled" or stops.get(run_id) == "cancel"
 
     def _persist(self, write: Callable[[], Any], what: str) -> None:
         """Do a store write that results depend on, however long the store is away.

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sweepctl.errors import UsageError
-from sweepctl.records import Run, Sweep
+from sweepctl.records import AgentRecord, Run, SlurmJob, Sweep
 from sweepctl.spec.checks import closest
 from sweepctl.store import tables as t
 from sweepctl.store.database import Database
@@ -374,7 +374,15 @@ class Store(Database):
         return self.read(query)
 
     # -- agents --------------------------------------------------------------------------------
-    def register_agent(self, sweep_id: str, host: str, pid: int) -> str:
+    def register_agent(
+        self,
+        sweep_id: str,
+        host: str,
+        pid: int,
+        *,
+        slurm_job: str | None = None,
+        slurm_task: int | None = None,
+    ) -> str:
         agent_id = new_id(12)
         now = time.time()
         self.write(
@@ -386,6 +394,8 @@ class Store(Database):
                     pid=pid,
                     started_at=now,
                     heartbeat_at=now,
+                    slurm_job=slurm_job,
+                    slurm_task=slurm_task,
                 )
             )
         )
@@ -397,3 +407,58 @@ class Store(Database):
                 sa.update(t.agents).where(t.agents.c.id == agent_id).values(ended_at=time.time())
             )
         )
+
+    def agents(self, sweep_id: str) -> list[AgentRecord]:
+        """The agents that have worked on a sweep, oldest first."""
+        rows = self.read(
+            lambda c: c.execute(
+                sa.select(t.agents)
+                .where(t.agents.c.sweep_id == sweep_id)
+                .order_by(t.agents.c.started_at)
+            ).all()
+        )
+        return [
+            AgentRecord(
+                id=r.id,
+                host=r.host,
+                pid=r.pid,
+                started_at=r.started_at,
+                heartbeat_at=r.heartbeat_at,
+                ended_at=r.ended_at,
+                slurm_job=r.slurm_job,
+                slurm_task=r.slurm_task,
+            )
+            for r in rows
+        ]
+
+    # -- SLURM jobs ------------------------------------------------------------------------------
+    def add_slurm_job(self, sweep_id: str, job_id: str, *, tasks: int, output: str) -> None:
+        """Keep a job array that `agent --slurm` submitted for a sweep."""
+        self.write(
+            lambda c: c.execute(
+                sa.insert(t.slurm_jobs).values(
+                    job_id=job_id,
+                    sweep_id=sweep_id,
+                    tasks=tasks,
+                    output=output,
+                    submitted_at=time.time(),
+                )
+            )
+        )
+
+    def slurm_jobs(self, sweep_id: str | None = None) -> list[SlurmJob]:
+        """The job arrays submitted for a sweep (for every sweep when None), oldest first."""
+        query = sa.select(t.slurm_jobs).order_by(t.slurm_jobs.c.submitted_at)
+        if sweep_id is not None:
+            query = query.where(t.slurm_jobs.c.sweep_id == sweep_id)
+        rows = self.read(lambda c: c.execute(query).all())
+        return [
+            SlurmJob(
+                job_id=r.job_id,
+                sweep_id=r.sweep_id,
+                tasks=r.tasks,
+                output=r.output,
+                submitted_at=r.submitted_at,
+            )
+            for r in rows
+        ]

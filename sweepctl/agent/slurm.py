@@ -1,0 +1,316 @@
+"""Agents as a SLURM job array: `sweepctl agent ID --slurm --array N`.
+
+One ``sbatch`` submits N tasks; each runs ``sweepctl agent ID`` in the submitting folder,
+with the submitting environment, against the same store, on the GPUs SLURM gave it. Tasks
+are requeueable and get SIGTERM ahead of their time limit (``--signal=B:TERM@...``), which an
+agent records as ``preempted``: the run goes back to the sweep for another task. SLURM's
+own commands (sbatch, scancel) are run through :mod:`sweepctl.agent.process`; nothing here
+schedules anything itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sweepctl.agent.process import run_captured
+from sweepctl.errors import SweepctlError, UsageError
+from sweepctl.records import Sweep
+from sweepctl.store import Store
+from sweepctl.urls import redact
+
+SIGNAL_LEAD = 120  # seconds before the time limit that a task gets SIGTERM
+SUBMIT_TIMEOUT = 60.0
+# What --slurm-opt may not set: sweepctl sets these itself, and --parsable output is read.
+MANAGED = {
+    "array": "use --array N",
+    "parsable": "sweepctl reads the job id itself",
+    "wrap": "sweepctl writes the batch script",
+    "export": "the tasks need the submitting environment (--export=ALL)",
+}
+OPTION_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
+JOB_LINE = re.compile(r"^(\d+)(;\S+)?$")
+
+
+@dataclass(frozen=True)
+class SlurmRequest:
+    """What to ask SLURM for: N tasks, each with these resources."""
+
+    tasks: int = 1
+    gpus_per_task: int | None = None
+    partition: str | None = None
+    time: str | None = None
+    mem: str | None = None
+    cpus_per_task: int | None = None
+    options: tuple[str, ...] = ()  # KEY=VALUE (or KEY), each becoming --KEY=VALUE
+    allow_sqlite: bool = False
+
+
+@dataclass(frozen=True)
+class TaskAgent:
+    """How each task's agent runs: the `sweepctl agent` options it is given."""
+
+    count: int | None = None  # runs per task
+    workers: int = 1
+    timeout: float | None = None
+    gpus: str | None = None  # within the task's allocation: "all" or indices into it
+    gpus_per_run: int | None = None
+    idle_exit: float | None = None
+
+
+@dataclass
+class Batch:
+    """A job array to submit: the batch script and the sbatch command (script path last)."""
+
+    tasks: int
+    script: str
+    sbatch: list[str]
+    output: str  # the tasks' output files, %A (job) and %a (task index) in the name
+    job_id: str | None = None  # once submitted
+
+
+# -- checks ----------------------------------------------------------------------------------
+
+
+def check(store: Store, request: SlurmRequest, agent: TaskAgent) -> None:
+    """Refuse, before anything is written or submitted, what cannot work on a cluster."""
+    if request.tasks < 1:
+        raise UsageError("--array must be at least 1")
+    for name, value in (
+        ("--gpus-per-task", request.gpus_per_task),
+        ("--cpus-per-task", request.cpus_per_task),
+    ):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be at least 1")
+    if store.is_sqlite and not request.allow_sqlite:
+        raise UsageError(
+            f"--slurm needs a PostgreSQL store; this sweep is in SQLite ({redact(store.url)})",
+            hint="tasks on several nodes cannot share an SQLite file (its locks fail on network "
+            "file systems): create the sweep with --storage postgresql://USER@HOST/DB, or pass "
+            "--slurm-allow-sqlite if every task runs on this one node",
+        )
+    if agent.gpus is not None and request.gpus_per_task is None:
+        raise UsageError(
+            "--gpus with --slurm picks among a task's own GPUs: ask SLURM for them with "
+            "--gpus-per-task G",
+            hint="e.g. --slurm --array 4 --gpus-per-task 2 (each task then runs one run per GPU)",
+        )
+    per_task, per_run = request.gpus_per_task, agent.gpus_per_run
+    if per_task is not None and per_run is not None and per_task % per_run:
+        raise UsageError(
+            f"--gpus-per-task {request.gpus_per_task} cannot be split into runs of "
+            f"--gpus-per-run {per_run}",
+            hint=f"ask for a multiple of {per_run} GPUs per task",
+        )
+    for option in request.options:
+        option_flag(option)  # each checked before anything is submitted
+
+
+def option_flag(option: str) -> str:
+    """``--slurm-opt KEY=VALUE`` as an sbatch argument, ``--KEY=VALUE`` (``--KEY`` alone)."""
+    key, eq, value = option.partition("=")
+    key = key.strip().removeprefix("--")
+    if not OPTION_KEY.match(key):
+        raise UsageError(
+            f"--slurm-opt {option!r}: expected KEY=VALUE with an sbatch option's long name",
+            hint="e.g. --slurm-opt account=myproj --slurm-opt constraint=a100",
+        )
+    if key in MANAGED:
+        raise UsageError(f"--slurm-opt {key}: {MANAGED[key]}")
+    if "\n" in value or "\r" in value:
+        raise UsageError(f"--slurm-opt {key}: a value cannot span lines")
+    return f"--{key}={value}" if eq else f"--{key}"
+
+
+# -- what is submitted ----------------------------------------------------------------------
+
+
+def agent_argv(sweep_id: str, agent: TaskAgent, *, gpus_per_task: int | None) -> list[str]:
+    """The command each task runs: this Python's sweepctl, as an agent of the sweep."""
+    argv = [sys.executable, "-m", "sweepctl", "agent", sweep_id]
+    if agent.count is not None:
+        argv += ["--count", str(agent.count)]
+    if agent.workers != 1:
+        argv += ["--workers", str(agent.workers)]
+    if agent.timeout is not None:
+        argv += ["--timeout", f"{agent.timeout:g}s"]
+    if agent.idle_exit is not None:
+        argv += ["--idle-exit", f"{agent.idle_exit:g}s"]
+    if gpus_per_task is not None:
+        # The task's GPUs are the ones SLURM allocated (CUDA_VISIBLE_DEVICES): `all` means
+        # those, and indices count within them.
+        argv += ["--gpus", agent.gpus or "all"]
+        if agent.gpus_per_run is not None:
+            argv += ["--gpus-per-run", str(agent.gpus_per_run)]
+    return argv
+
+
+def batch_script(sweep: Sweep, *, cwd: Path, argv: Sequence[str]) -> str:
+    """The batch script: go to the submitting folder and become the agent (``exec``, so
+    that SLURM's signals reach the agent itself). Every value is shell-quoted."""
+    label = " ".join(sweep.label.split())  # a comment: no line breaks from a sweep's name
+    return "\n".join(
+        [
+            "#!/bin/bash",
+            f"# sweepctl agents for sweep {label} ({sweep.id}), one per array task.",
+            "# The store's URL reaches the tasks as $SWEEPCTL_STORAGE in the environment sbatch",
+            "# passes on (--export=ALL); it is not written in this file.",
+            f"cd {shlex.quote(str(cwd))} || exit 1",
+            f"exec {shlex.join(argv)}",
+            "",
+        ]
+    )
+
+
+def sbatch_argv(
+    sweep: Sweep, request: SlurmRequest, *, output: str, cwd: Path, script: Path
+) -> list[str]:
+    """The sbatch command line; options given with --slurm-opt replace sweepctl's own."""
+    ours: dict[str, str] = {
+        "job-name": f"--job-name=sweepctl-{sweep.id}",
+        "array": f"--array=0-{request.tasks - 1}",
+        "output": f"--output={output}",
+        "open-mode": "--open-mode=append",  # a requeued task adds to its file
+        "chdir": f"--chdir={cwd}",
+        "export": "--export=ALL",
+        "requeue": "--requeue",
+        # Only the batch shell, which is the agent (exec): it stops its runs itself.
+        "signal": f"--signal=B:TERM@{SIGNAL_LEAD}",
+    }
+    for key, value in (
+        ("partition", request.partition),
+        ("time", request.time),
+        ("mem", request.mem),
+        ("cpus-per-task", request.cpus_per_task),
+    ):
+        if value is not None:
+            ours[key] = f"--{key}={value}"
+    if request.gpus_per_task is not None:
+        ours["gres"] = f"--gres=gpu:{request.gpus_per_task}"
+    for option in request.options:
+        flag = option_flag(option)
+        key = flag[2:].partition("=")[0]
+        ours[key] = flag
+    return ["sbatch", "--parsable", *ours.values(), str(script)]
+
+
+def output_pattern(store: Store, sweep: Sweep) -> Path:
+    """Where the tasks' output goes: the store's folder, slurm/SWEEP/JOB_TASK.out."""
+    return store.files_dir / "slurm" / sweep.id / "%A_%a.out"
+
+
+def plan(
+    store: Store, sweep: Sweep, request: SlurmRequest, agent: TaskAgent, *, cwd: Path
+) -> Batch:
+    """The script and the sbatch command for the sweep's job array; nothing written yet."""
+    check(store, request, agent)
+    argv = agent_argv(sweep.id, agent, gpus_per_task=request.gpus_per_task)
+    output = output_pattern(store, sweep)
+    return Batch(
+        tasks=request.tasks,
+        script=batch_script(sweep, cwd=cwd, argv=argv),
+        sbatch=sbatch_argv(
+            sweep, request, output=str(output), cwd=cwd, script=output.parent / "JOBID.sh"
+        ),
+        output=str(output),
+    )
+
+
+def submit(store: Store, sweep: Sweep, batch: Batch, *, env: Mapping[str, str]) -> Batch:
+    """Write the script, run sbatch, keep the job's id in the store; ``batch`` filled in.
+
+    The store's URL (password included) goes to the tasks as ``SWEEPCTL_STORAGE`` in the
+    environment sbatch hands on, never into the script file. Nothing is kept when sbatch
+    refuses: one sbatch call submits the whole array or nothing.
+    """
+    folder = Path(batch.output).parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # A file per submission, renamed JOBID.sh once the job id is known.
+    pending = folder / f"submit-{os.getpid()}-{time.time_ns()}.sh"
+    fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(batch.script)
+    argv = [*batch.sbatch[:-1], str(pending)]
+    task_env = dict(env, SWEEPCTL_STORAGE=store.url)
+    try:
+        try:
+            code, out = run_captured(argv, timeout=SUBMIT_TIMEOUT, env=task_env)
+        except FileNotFoundError:
+            raise UsageError(
+                "sbatch not found: --slurm submits through SLURM's own commands",
+                hint="run this where sbatch works (a login node); --dry-run shows the script",
+            ) from None
+        except OSError as exc:  # TimeoutError too: a controller that does not answer
+            raise SweepctlError(f"sbatch did not answer: {exc}") from None
+        job_id = _job_id(out) if code == 0 else None
+        if job_id is None:
+            raise _refused(out, code)
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
+    final = folder / f"{job_id}.sh"
+    pending.rename(final)
+    batch.job_id = job_id
+    batch.sbatch = [*batch.sbatch[:-1], str(final)]
+    store.add_slurm_job(sweep.id, job_id, tasks=batch.tasks, output=batch.output)
+    return batch
+
+
+def _job_id(out: str) -> str | None:
+    """The job id in ``sbatch --parsable``'s output ("1234" or "1234;cluster")."""
+    for line in reversed(out.splitlines()):
+        found = JOB_LINE.match(line.strip())
+        if found:
+            return found.group(1)
+    return None
+
+
+def _refused(out: str, code: int) -> SweepctlError:
+    """sbatch's own error, on one line; bad input (exit 2) unless SLURM itself is away."""
+    lines = [
+        line.strip().removeprefix("sbatch: error: ").strip()
+        for line in out.splitlines()
+        if line.strip()
+    ]
+    said = "; ".join(dict.fromkeys(lines)) or f"exit code {code}, no message"
+    message = f"sbatch refused the job array, nothing was submitted: {said}"
+    if re.search(r"contact|connect|timed? ?out|munge", said, re.IGNORECASE):
+        return SweepctlError(message, hint="is the SLURM controller up? try `sinfo`")
+    return UsageError(message, hint="see `sinfo` for the partitions and what their nodes have")
+
+
+# -- control ----------------------------------------------------------------------------------
+
+
+def cancel(job_ids: Sequence[str], *, env: Mapping[str, str] | None = None) -> str:
+    """scancel the given jobs (every task of each array); what scancel said, if anything."""
+    if not job_ids:
+        return ""
+    try:
+        code, out = run_captured(["scancel", *job_ids], timeout=SUBMIT_TIMEOUT, env=env)
+    except OSError as exc:
+        raise SweepctlError(
+            f"could not cancel SLURM jobs {', '.join(job_ids)}: {exc}",
+            hint="cancel them with scancel where SLURM's commands work",
+        ) from None
+    return "" if code == 0 else " ".join(out.split())
+
+
+# -- inside a task ----------------------------------------------------------------------------
+
+
+def task_identity(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The SLURM job and array task an agent runs in (both None outside SLURM)."""
+    job = environ.get("SLURM_ARRAY_JOB_ID") or environ.get("SLURM_JOB_ID") or None
+    task = environ.get("SLURM_ARRAY_TASK_ID")
+    return {
+        "slurm_job": job,
+        "slurm_task": int(task) if task and task.isdigit() and job else None,
+    }
