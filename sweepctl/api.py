@@ -220,7 +220,7 @@ def runs(
     if top is not None:
         best_ids = {r.id for r in export.rank(sweep.spec.metric, found)[: max(0, top)]}
         found = [r for r in found if r.id in best_ids]
-    return RunList(sweep, found)
+    return RunList(sweep, found, {a.id: a for a in backend.agents(sweep.id)})
 
 
 def _best_of(sweep: Sweep, every: list[Run]) -> Best:
@@ -249,7 +249,10 @@ def list_sweeps(*, storage: str | None = None) -> list[SweepSummary]:
     """Every sweep in the local store with its run counts by state."""
     backend = factory.open_local(storage)
     counts = backend.run_counts()
-    return [SweepSummary(s, counts.get(s.id, {})) for s in backend.sweeps()]
+    jobs: dict[str, list[str]] = {}
+    for job in backend.store.slurm_jobs():
+        jobs.setdefault(job.sweep_id, []).append(job.job_id)
+    return [SweepSummary(s, counts.get(s.id, {}), jobs.get(s.id, [])) for s in backend.sweeps()]
 
 
 # -- results out ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sweepctl.backends.base import AgentReport
 from sweepctl.backends.wandb.client import parse_path
 from sweepctl.backends.wandb.sync import SyncPlan
 from sweepctl.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Problem
-from sweepctl.records import Run, Sweep
+from sweepctl.records import AgentRecord, Run, Sweep
 from sweepctl.results import export
 from sweepctl.spec import FileReport, SweepSpec
 from sweepctl.spec.model import Metric
@@ -114,9 +114,20 @@ class RunList:
 
     sweep: Sweep
     runs: list[Run]
+    agents: dict[str, AgentRecord] = field(default_factory=dict)  # by agent id
+
+    def where(self, run: Run) -> dict[str, Any]:
+        """Where a run ran: its agent's host, SLURM job_task and that task's output file
+        (None where unknown)."""
+        agent = self.agents.get(run.agent_id or "")
+        return {
+            "host": agent.host if agent else None,
+            "slurm_task": agent.slurm_label if agent else None,
+            "slurm_output": agent.output if agent else None,
+        }
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [export.run_json(r) for r in self.runs]
+        return [{**export.run_json(r), **self.where(r)} for r in self.runs]
 
 
 @dataclass
@@ -142,6 +153,7 @@ class SweepSummary:
 
     sweep: Sweep
     runs_by_state: dict[str, int]
+    slurm_jobs: list[str] = field(default_factory=list)  # job arrays of `agent --slurm`
 
     def to_json(self) -> dict[str, Any]:
         s = self.sweep
@@ -155,6 +167,7 @@ class SweepSummary:
             "runs_by_state": self.runs_by_state,
             "created_at": export.iso(s.created_at),
             "source": s.source,
+            "slurm_jobs": self.slurm_jobs,
         }
 
 

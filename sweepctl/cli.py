@@ -300,7 +300,7 @@ def runs(
     if json_out:
         render.as_json(found.to_json())
     else:
-        render.runs_table(found.sweep, found.runs)
+        render.runs_table(found.sweep, found.runs, where=found.where)
 
 
 @app.command(name="ls")

@@ -78,6 +78,7 @@ class AgentRecord:
     ended_at: float | None
     slurm_job: str | None = None
     slurm_task: int | None = None
+    output: str | None = None  # its SLURM task's output file, when `agent --slurm` started it
 
     @property
     def slurm_label(self) -> str | None:

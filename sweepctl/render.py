@@ -12,6 +12,7 @@ import json
 import sys
 from collections import Counter
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -184,8 +185,9 @@ _STATE_STYLE = {
 }
 
 
-def runs_table(sweep: Any, runs: list[Any]) -> None:
-    """Runs sorted by the metric, with as many parameter columns as fit the terminal."""
+def runs_table(sweep: Any, runs: list[Any], where: Any = None) -> None:
+    """Runs sorted by the metric, with as many parameter columns as fit the terminal;
+    ``where(run)`` gives a run's host and SLURM task, shown when SLURM ran any."""
     from rich.table import Table
     from rich.text import Text
 
@@ -206,6 +208,10 @@ def runs_table(sweep: Any, runs: list[Any]) -> None:
         table.add_column(name, justify="right", overflow="ellipsis", max_width=16)
     table.add_column("steps", justify="right")
     table.add_column("time", justify="right")
+    places = {run.id: where(run) for run in runs} if where is not None else {}
+    on_slurm = any(p["slurm_task"] for p in places.values())
+    if on_slurm:
+        table.add_column("host / SLURM task")
     for run in ordered:
         flat = flatten("", run.config, {})
         row = [
@@ -216,8 +222,16 @@ def runs_table(sweep: Any, runs: list[Any]) -> None:
             Text(str(run.steps)),
             Text(format_duration(run.duration)),
         ]
+        if on_slurm:
+            place = places[run.id]
+            row.append(Text(f"{place['host'] or '-'} {place['slurm_task'] or ''}".strip()))
         table.add_row(*row)
     console.print(table)
+    outputs = sorted(
+        {str(Path(p["slurm_output"]).parent) for p in places.values() if p["slurm_output"]}
+    )
+    for folder in outputs:
+        info(f"SLURM tasks' output: {folder}/JOB_TASK.out")
     early = [r.id for r in runs if (r.reason or "").startswith("early stop")]
     if early:
         saved = sum(saved_iterations(search_records(runs), early).values())
@@ -239,18 +253,24 @@ def sweeps_table(sweeps: list[dict[str, Any]]) -> None:
     from rich.text import Text
 
     table = Table(box=None, header_style="bold", pad_edge=False)
+    on_slurm = any(s.get("slurm_jobs") for s in sweeps)
     for column in ("sweep", "name", "method", "state", "runs", "created"):
         table.add_column(column)
+    if on_slurm:
+        table.add_column("SLURM jobs")
     for s in sweeps:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(s["runs_by_state"].items()))
-        table.add_row(
+        row = [
             Text(s["sweep_id"]),
             Text(s["name"] or "-"),
             Text(s["method"]),
             Text(s["state"], style=_STATE_STYLE.get(s["state"], "")),
             Text(f"{s['runs']}" + (f" ({counts})" if counts else "")),
             Text((s["created_at"] or "")[:16].replace("T", " ")),
-        )
+        ]
+        if on_slurm:
+            row.append(Text(", ".join(s["slurm_jobs"]) or "-"))
+        table.add_row(*row)
     out().print(table)
 
 
@@ -412,7 +432,7 @@ def slurm_submitted(result: SlurmSubmitted) -> None:
     line(
         ("submitted SLURM job ", "green"),
         (job, "bold"),
-        f"  ({result.tasks} agent{'s' if result.tasks != 1 else ''} of sweep {result.sweep.label})",
+        f"  ({result.tasks} agent{'s' if result.tasks != 1 else ''} of sweep {result.sweep.id})",
     )
     line(
         "watch it:   ",

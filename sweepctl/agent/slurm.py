@@ -18,13 +18,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sweepctl.agent.process import run_captured
 from sweepctl.errors import SweepctlError, UsageError
 from sweepctl.records import Sweep
-from sweepctl.store import Store
 from sweepctl.urls import redact
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is not loaded for commands that need no store
+    from sweepctl.store import Store
 
 SIGNAL_LEAD = 120  # seconds before the time limit that a task gets SIGTERM
 SUBMIT_TIMEOUT = 60.0
@@ -155,11 +157,12 @@ def agent_argv(sweep_id: str, agent: TaskAgent, *, gpus_per_task: int | None) ->
 def batch_script(sweep: Sweep, *, cwd: Path, argv: Sequence[str]) -> str:
     """The batch script: go to the submitting folder and become the agent (``exec``, so
     that SLURM's signals reach the agent itself). Every value is shell-quoted."""
-    label = " ".join(sweep.label.split())  # a comment: no line breaks from a sweep's name
+    # A comment: no line breaks from a sweep's name.
+    label = f"{' '.join(sweep.name.split())} ({sweep.id})" if sweep.name else sweep.id
     return "\n".join(
         [
             "#!/bin/bash",
-            f"# sweepctl agents for sweep {label} ({sweep.id}), one per array task.",
+            f"# sweepctl agents for sweep {label}, one per array task.",
             "# The store's URL reaches the tasks as $SWEEPCTL_STORAGE in the environment sbatch",
             "# passes on (--export=ALL); it is not written in this file.",
             f"cd {shlex.quote(str(cwd))} || exit 1",
@@ -289,18 +292,25 @@ def _refused(out: str, code: int) -> SweepctlError:
 # -- control ----------------------------------------------------------------------------------
 
 
-def cancel(job_ids: Sequence[str], *, env: Mapping[str, str] | None = None) -> str:
-    """scancel the given jobs (every task of each array); what scancel said, if anything."""
+def cancel(job_ids: Sequence[str]) -> str:
+    """scancel the given jobs (every task of each array, queued or running): what to tell
+    the user. Jobs that already ended are no error; a missing scancel is said, not raised,
+    since the sweep itself is canceled by then."""
     if not job_ids:
         return ""
+    jobs = ", ".join(job_ids)
     try:
-        code, out = run_captured(["scancel", *job_ids], timeout=SUBMIT_TIMEOUT, env=env)
+        code, out = run_captured(["scancel", *job_ids], timeout=SUBMIT_TIMEOUT)
     except OSError as exc:
-        raise SweepctlError(
-            f"could not cancel SLURM jobs {', '.join(job_ids)}: {exc}",
-            hint="cancel them with scancel where SLURM's commands work",
-        ) from None
-    return "" if code == 0 else " ".join(out.split())
+        return f"; could not cancel SLURM job {jobs} ({exc}): run `scancel {' '.join(job_ids)}`"
+    problems = [
+        line.strip()
+        for line in out.splitlines()
+        if line.strip() and "invalid job id" not in line.lower()  # ended and forgotten
+    ]
+    if code != 0 and problems:
+        return f"; scancel {' '.join(job_ids)} failed: {' '.join(problems)}"
+    return f"; SLURM job{'s' if len(job_ids) != 1 else ''} {jobs} canceled"
 
 
 # -- inside a task ----------------------------------------------------------------------------

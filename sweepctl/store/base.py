@@ -410,9 +410,11 @@ class Store(Database):
 
     def agents(self, sweep_id: str) -> list[AgentRecord]:
         """The agents that have worked on a sweep, oldest first."""
+        joined = t.agents.outerjoin(t.slurm_jobs, t.slurm_jobs.c.job_id == t.agents.c.slurm_job)
         rows = self.read(
             lambda c: c.execute(
-                sa.select(t.agents)
+                sa.select(t.agents, t.slurm_jobs.c.output)
+                .select_from(joined)
                 .where(t.agents.c.sweep_id == sweep_id)
                 .order_by(t.agents.c.started_at)
             ).all()
@@ -427,6 +429,7 @@ class Store(Database):
                 ended_at=r.ended_at,
                 slurm_job=r.slurm_job,
                 slurm_task=r.slurm_task,
+                output=_task_output(r.output, r.slurm_job, r.slurm_task),
             )
             for r in rows
         ]
@@ -462,3 +465,10 @@ class Store(Database):
             )
             for r in rows
         ]
+
+
+def _task_output(pattern: str | None, job: str | None, task: int | None) -> str | None:
+    """A SLURM task's output file, from its job's ``%A_%a`` pattern."""
+    if pattern is None or job is None:
+        return None
+    return pattern.replace("%A", job).replace("%a", "" if task is None else str(task))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sweepctl.agent import slurm
 from sweepctl.agent.gpus import gpu_groups
 from sweepctl.agent.loop import Agent
 from sweepctl.backends.base import AgentOptions, AgentReport, NewSweep, require_gpus
@@ -12,7 +13,7 @@ from sweepctl.backends.local.controller import heartbeat_timeout
 from sweepctl.domain import CONTROL_FROM, CONTROL_TARGETS
 from sweepctl.duration import parse_duration
 from sweepctl.errors import Problem, UsageError
-from sweepctl.records import Run, Sweep
+from sweepctl.records import AgentRecord, Run, Sweep
 from sweepctl.search.grid import grid_points
 from sweepctl.store.base import Store, open_store
 from sweepctl.urls import redact
@@ -97,6 +98,9 @@ class LocalBackend:
     def history(self, run_id: str) -> list[dict[str, Any]]:
         return self.store.history(run_id)
 
+    def agents(self, sweep_id: str) -> list[AgentRecord]:
+        return self.store.agents(sweep_id)
+
     # -- control -------------------------------------------------------------------------------
     def control(self, sweep_id: str, action: str) -> str:
         sweep = self.store.get_sweep(sweep_id)
@@ -111,6 +115,7 @@ class LocalBackend:
         if action == "cancel":
             n = self.store.request_stop(sweep.id, "cancel")
             message += f"; {n} running run{'s' if n != 1 else ''} will be killed"
+            message += slurm.cancel([job.job_id for job in self.store.slurm_jobs(sweep.id)])
         elif action == "stop":
             running = len(self.store.runs(sweep.id, ["running"]))
             message += f"; {running} running run{'s' if running != 1 else ''} will finish"
