@@ -237,7 +237,7 @@ def submit(store: Store, sweep: Sweep, batch: Batch, *, env: Mapping[str, str]) 
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     # A file per submission, renamed JOBID.sh once the job id is known.
     pending = folder / f"submit-{os.getpid()}-{time.time_ns()}.sh"
-    fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+    fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(batch.script)
     argv = [*batch.sbatch[:-1], str(pending)]
