@@ -139,7 +139,9 @@ def test_a_requeued_task_comes_back_and_goes_on(pg_ws):
     assert sorted(r["config"]["x"] for r in runs if r["state"] == "finished") == [1, 2, 3, 4]
     assert {r["slurm_task"] for r in runs} == {f"{job}_0"}
     log = (ws.root / ".sweepctl" / "slurm" / sweep_id / f"{job}_0.out").read_text()
-    assert "DUE TO JOB REQUEUE" in log and "preempted" in log  # both lives, one file
+    # Both lives of the task in one file: the preemption, then the agent that went on.
+    assert "DUE TO JOB REQUEUE" in log and "preempted" in log
+    assert log.count("agent done") == 2
     assert victim["run_id"] in [r["run_id"] for r in runs if r["state"] == "preempted"]
 
 
