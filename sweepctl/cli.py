@@ -191,6 +191,14 @@ def agent(
             "--slurm-opt", help="With --slurm: any sbatch option, KEY=VALUE (repeatable)."
         ),
     ] = None,
+    run_time: Annotated[
+        str | None,
+        typer.Option(
+            "--run-time",
+            help="With --slurm: a run's expected length (45m); a task claims no run it "
+            "cannot finish before its time limit.",
+        ),
+    ] = None,
     slurm_allow_sqlite: Annotated[
         bool,
         typer.Option(
@@ -217,6 +225,7 @@ def agent(
         "--mem": mem,
         "--cpus-per-task": cpus_per_task,
         "--slurm-opt": slurm_opt,
+        "--run-time": run_time,
         "--slurm-allow-sqlite": slurm_allow_sqlite or None,
         "--dry-run": dry_run or None,
         "--json": json_out or None,
@@ -246,6 +255,7 @@ def agent(
                 gpus=gpus,
                 gpus_per_run=gpus_per_run,
                 idle_exit=idle,
+                run_time=parse_duration(run_time, what="--run-time") if run_time else None,
             ),
         )
         if json_out:

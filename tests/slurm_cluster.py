@@ -27,7 +27,6 @@ WAIT = 60.0  # seconds for the node to come up idle
 DAEMONS = ("slurmctld", "slurmd")
 
 
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -28,7 +28,7 @@ from sweepctl.agent.process import (
     tail,
 )
 from sweepctl.agent.recorder import Recorder
-from sweepctl.agent.slurm import task_identity
+from sweepctl.agent.slurm import claim_deadline, task_identity
 from sweepctl.backends.base import AgentReport, Observer, Outcome
 from sweepctl.backends.local.controller import (
     DONE,
@@ -176,6 +176,7 @@ class Agent:
         self._started_at = time.monotonic()
         self._failures = 0
         self._ended = 0
+        self._claim_until: float | None = None
 
     # -- checks before anything is stored ----------------------------------------------------
     def preflight(self) -> None:
@@ -208,6 +209,7 @@ class Agent:
         self.agent_id = self.store.register_agent(
             self.sweep.id, socket.gethostname(), os.getpid(), **task_identity(self.environ)
         )
+        self._claim_until = claim_deadline(self.environ)  # a SLURM task with --run-time
         previous = install_stop_signals(self._on_signal)
         threads = [
             threading.Thread(target=self._worker, args=(i,), name=f"worker-{i}", daemon=True)
@@ -277,6 +279,10 @@ class Agent:
             if self._no_more.is_set():
                 return False
             if self.count is not None and self._reserved >= self.count:
+                return False
+            if self._claim_until is not None and time.time() >= self._claim_until:
+                self.report.stop_reason = "the SLURM task's time limit is near (--run-time)"
+                self._no_more.set()
                 return False
             self._reserved += 1
             return True

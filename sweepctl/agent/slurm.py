@@ -29,6 +29,10 @@ if TYPE_CHECKING:  # the store (SQLAlchemy) is not loaded for commands that need
     from sweepctl.store import Store
 
 SIGNAL_LEAD = 120  # seconds before the time limit that a task gets SIGTERM
+# Seconds of its time limit a task needs left to claim a new run (`--run-time` plus the
+# warning lead), set in the batch script for the agent to read.
+RESERVE_ENV = "SWEEPCTL_SLURM_RESERVE"
+TIME_FORMS = "MINUTES, MINUTES:SECONDS, HOURS:MINUTES:SECONDS, DAYS-HOURS[:MINUTES[:SECONDS]]"
 SUBMIT_TIMEOUT = 60.0
 # What --slurm-opt may not set: sweepctl sets these itself, and --parsable output is read.
 MANAGED = {
@@ -65,6 +69,7 @@ class TaskAgent:
     gpus: str | None = None  # within the task's allocation: "all" or indices into it
     gpus_per_run: int | None = None
     idle_exit: float | None = None
+    run_time: float | None = None  # a run's expected length: claim none that cannot finish
 
 
 @dataclass
@@ -113,6 +118,16 @@ def check(store: Store, request: SlurmRequest, agent: TaskAgent) -> None:
         )
     for option in request.options:
         option_flag(option)  # each checked before anything is submitted
+    if request.time is not None:
+        slurm_seconds(request.time)  # a time limit sweepctl cannot read is said now
+    if agent.run_time is not None:
+        limit = slurm_seconds(request.time) if request.time else None
+        if limit is not None and agent.run_time + signal_lead(request) >= limit:
+            raise UsageError(
+                f"--run-time {agent.run_time:g}s does not fit in --time {request.time} "
+                f"(with the {signal_lead(request)}s warning before the limit)",
+                hint="ask for a longer --time, or give a shorter --run-time",
+            )
 
 
 def option_flag(option: str) -> str:
@@ -154,22 +169,39 @@ def agent_argv(sweep_id: str, agent: TaskAgent, *, gpus_per_task: int | None) ->
     return argv
 
 
-def batch_script(sweep: Sweep, *, cwd: Path, argv: Sequence[str]) -> str:
+def batch_script(
+    sweep: Sweep, *, cwd: Path, argv: Sequence[str], reserve: float | None = None
+) -> str:
     """The batch script: go to the submitting folder and become the agent (``exec``, so
-    that SLURM's signals reach the agent itself). Every value is shell-quoted."""
+    that SLURM's signals reach the agent itself). Every value is shell-quoted. ``reserve``:
+    seconds of the time limit a new run needs (see :func:`claim_deadline`)."""
     # A comment: no line breaks from a sweep's name.
     label = f"{' '.join(sweep.name.split())} ({sweep.id})" if sweep.name else sweep.id
-    return "\n".join(
-        [
-            "#!/bin/bash",
-            f"# sweepctl agents for sweep {label}, one per array task.",
-            "# The store's URL reaches the tasks as $SWEEPCTL_STORAGE in the environment sbatch",
-            "# passes on (--export=ALL); it is not written in this file.",
-            f"cd {shlex.quote(str(cwd))} || exit 1",
-            f"exec {shlex.join(argv)}",
-            "",
-        ]
-    )
+    lines = [
+        "#!/bin/bash",
+        f"# sweepctl agents for sweep {label}, one per array task.",
+        "# The store's URL reaches the tasks as $SWEEPCTL_STORAGE in the environment sbatch",
+        "# passes on (--export=ALL); it is not written in this file.",
+        f"cd {shlex.quote(str(cwd))} || exit 1",
+    ]
+    if reserve is not None:
+        lines.append(f"export {RESERVE_ENV}={reserve:g}")
+    lines += [f"exec {shlex.join(argv)}", ""]
+    return "\n".join(lines)
+
+
+def signal_lead(request: SlurmRequest) -> int:
+    """Seconds before the time limit that a task gets SIGTERM: two minutes, less for a short
+    limit (a quarter of it), or what a --slurm-opt signal=...@N says."""
+    for option in request.options:
+        key, _, value = option.partition("=")
+        if key.strip().removeprefix("--") == "signal":
+            _, at, seconds = value.partition("@")
+            return int(seconds) if at and seconds.strip().isdigit() else 60
+    limit = slurm_seconds(request.time) if request.time else None
+    if limit is not None and limit < 4 * SIGNAL_LEAD:
+        return max(1, limit // 4)
+    return SIGNAL_LEAD
 
 
 def sbatch_argv(
@@ -185,7 +217,7 @@ def sbatch_argv(
         "export": "--export=ALL",
         "requeue": "--requeue",
         # Only the batch shell, which is the agent (exec): it stops its runs itself.
-        "signal": f"--signal=B:TERM@{SIGNAL_LEAD}",
+        "signal": f"--signal=B:TERM@{signal_lead(request)}",
     }
     for key, value in (
         ("partition", request.partition),
@@ -216,9 +248,12 @@ def plan(
     check(store, request, agent)
     argv = agent_argv(sweep.id, agent, gpus_per_task=request.gpus_per_task)
     output = output_pattern(store, sweep)
+    reserve = None
+    if agent.run_time is not None:  # the run, and the warning before the limit
+        reserve = agent.run_time + signal_lead(request)
     return Batch(
         tasks=request.tasks,
-        script=batch_script(sweep, cwd=cwd, argv=argv),
+        script=batch_script(sweep, cwd=cwd, argv=argv, reserve=reserve),
         sbatch=sbatch_argv(
             sweep, request, output=str(output), cwd=cwd, script=output.parent / "JOBID.sh"
         ),
@@ -324,3 +359,46 @@ def task_identity(environ: Mapping[str, str]) -> dict[str, Any]:
         "slurm_job": job,
         "slurm_task": int(task) if task and task.isdigit() and job else None,
     }
+
+
+def slurm_seconds(text: str) -> int | None:
+    """A SLURM duration (``--time``, or squeue's time left) in seconds; None for no limit.
+
+    SLURM's forms: ``M``, ``M:S``, ``H:M:S``, ``D-H``, ``D-H:M``, ``D-H:M:S``.
+    """
+    value = text.strip()
+    if value.upper() in ("UNLIMITED", "INFINITE", "NOT_SET", "INVALID"):
+        return None
+    days, dash, rest = value.rpartition("-") if "-" in value else ("0", "", value)
+    try:
+        parts = [int(p) for p in rest.split(":")]
+        day_count = int(days)
+    except ValueError:
+        parts, day_count = [], 0
+    if not parts or len(parts) > 3 or any(p < 0 for p in parts) or day_count < 0:
+        raise UsageError(f"--time {text!r}: not a SLURM time", hint=f"one of {TIME_FORMS}")
+    if dash:  # D-H, D-H:M, D-H:M:S
+        hours, minutes, seconds = [*parts, 0, 0][:3]
+    elif len(parts) == 3:
+        hours, minutes, seconds = parts
+    else:  # M or M:S
+        hours, (minutes, seconds) = 0, [*parts, 0][:2]
+    return ((day_count * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def claim_deadline(environ: Mapping[str, str]) -> float | None:
+    """When (``time.time()``) an agent in a SLURM task must stop claiming runs: the task's
+    end, from squeue, less the reserve the batch script set. None when not asked for, or
+    when SLURM does not say (no limit, squeue unavailable)."""
+    reserve = environ.get(RESERVE_ENV)
+    job = environ.get("SLURM_JOB_ID")
+    if not reserve or not job:
+        return None
+    try:
+        code, out = run_captured(["squeue", "-h", "-j", job, "-o", "%L"], timeout=30)
+        left = slurm_seconds(out.strip().splitlines()[-1]) if code == 0 and out.strip() else None
+    except (OSError, UsageError, ValueError):
+        return None
+    if left is None:
+        return None
+    return time.time() + left - float(reserve)

@@ -239,3 +239,37 @@ def test_without_sbatch_it_says_so(workspace):
     assert missing.returncode == 2
     assert "sbatch not found" in missing.stderr and "Traceback" not in missing.stderr
     assert not list((root / "s" / "slurm" / sweep_id).glob("*.sh"))
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30", 1800),
+        ("5:30", 330),
+        ("12:00:00", 43200),
+        ("2-3", 183600),
+        ("1-2:30", 95400),
+        ("1-0:0:5", 86405),
+        ("UNLIMITED", None),
+    ],
+)
+def test_slurm_time_forms(text, seconds):
+    assert slurm.slurm_seconds(text) == seconds
+
+
+def test_the_warning_comes_two_minutes_ahead_or_a_quarter_of_a_short_limit():
+    assert slurm.signal_lead(slurm.SlurmRequest()) == 120
+    assert slurm.signal_lead(slurm.SlurmRequest(time="4:00:00")) == 120
+    assert slurm.signal_lead(slurm.SlurmRequest(time="2")) == 30
+    assert slurm.signal_lead(slurm.SlurmRequest(options=("signal=B:TERM@600",))) == 600
+
+
+def test_run_time_must_fit_the_time_limit():
+    class Store:
+        is_sqlite = False
+        url = "postgresql://x@h/db"
+
+    with pytest.raises(UsageError, match=r"--run-time 100s does not fit in --time 2 \(with"):
+        slurm.check(Store(), slurm.SlurmRequest(time="2"), slurm.TaskAgent(run_time=100))
+    with pytest.raises(UsageError, match="not a SLURM time"):
+        slurm.check(Store(), slurm.SlurmRequest(time="2h"), slurm.TaskAgent())

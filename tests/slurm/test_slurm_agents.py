@@ -202,3 +202,22 @@ def test_what_sbatch_refuses_is_said_in_one_line_and_nothing_is_left(pg_ws, opti
     assert not ws.cluster.command("squeue", "-h", "-n", f"sweepctl-{sweep_id}").strip()
     assert ws.json("ls")[0]["slurm_jobs"] == []
     assert not list((ws.root / ".sweepctl" / "slurm" / sweep_id).glob("*.sh"))
+
+
+@pytest.mark.postgres
+def test_a_task_near_its_time_limit_claims_no_new_run(pg_ws):
+    """--time 2 (minutes) and --run-time 80s: with the 30 s warning, a task may claim runs
+    only in its first ~10 s; it then finishes the run it has and ends, long before SLURM's
+    signal, leaving the rest of the grid to other tasks."""
+    ws = pg_ws
+    ws.file("grid.yaml", grid(30, sleep=2))
+    sweep_id = ws.create("grid.yaml")
+    job = ws.submit(sweep_id, "--array", "1", "--time", "2", "--run-time", "80s")
+    ws.wait_gone(job, timeout=110)
+    runs = ws.json("runs", sweep_id)
+    assert 1 <= len(runs) < 30
+    assert {r["state"] for r in runs} == {"finished"}  # none cut short by the time limit
+    log = (ws.root / ".sweepctl" / "slurm" / sweep_id / f"{job}_0.out").read_text()
+    assert "the SLURM task's time limit is near (--run-time)" in log
+    script = (ws.root / ".sweepctl" / "slurm" / sweep_id / f"{job}.sh").read_text()
+    assert "export SWEEPCTL_SLURM_RESERVE=110\n" in script
