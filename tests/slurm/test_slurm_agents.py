@@ -221,3 +221,21 @@ def test_a_task_near_its_time_limit_claims_no_new_run(pg_ws):
     assert "the SLURM task's time limit is near (--run-time)" in log
     script = (ws.root / ".sweepctl" / "slurm" / sweep_id / f"{job}.sh").read_text()
     assert "export SWEEPCTL_SLURM_RESERVE=110\n" in script
+
+
+@pytest.mark.postgres
+def test_the_warning_before_the_time_limit_preempts_the_run_for_another_task(pg_ws):
+    """--time 1: SLURM sends the agent (only the batch shell, B:) SIGTERM 15 s or more before
+    the limit; the agent stops its run, records it preempted, and ends before the limit."""
+    ws = pg_ws
+    ws.file("grid.yaml", grid(2, sleep=300))
+    sweep_id = ws.create("grid.yaml")
+    job = ws.submit(sweep_id, "--array", "1", "--time", "1")
+    ws.wait_gone(job, timeout=120)
+    runs = ws.json("runs", sweep_id)
+    assert [(r["state"], r["reason"]) for r in runs] == [
+        ("preempted", "the agent received SIGTERM")
+    ]
+    log = (ws.root / ".sweepctl" / "slurm" / sweep_id / f"{job}_0.out").read_text()
+    assert "SIGTERM: stopping 1 running run" in log and "agent done: 1 preempted" in log
+    assert "DUE TO TIME LIMIT" not in log  # the agent was done before SLURM's own kill
