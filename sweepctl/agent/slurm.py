@@ -40,6 +40,8 @@ MANAGED = {
     "parsable": "sweepctl reads the job id itself",
     "wrap": "sweepctl writes the batch script",
     "export": "the tasks need the submitting environment (--export=ALL)",
+    "output": "each task's output goes to the store's folder, where `sweepctl runs` finds it",
+    "error": "each task's output (stderr too) goes to the store's folder",
 }
 OPTION_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
 JOB_LINE = re.compile(r"^(\d+)(;\S+)?$")
@@ -110,6 +112,12 @@ def check(store: Store, request: SlurmRequest, agent: TaskAgent) -> None:
             hint="e.g. --slurm --array 4 --gpus-per-task 2 (each task then runs one run per GPU)",
         )
     per_task, per_run = request.gpus_per_task, agent.gpus_per_run
+    if per_run is not None and per_task is None:
+        raise UsageError(
+            "--gpus-per-run with --slurm splits a task's own GPUs: ask SLURM for them with "
+            "--gpus-per-task G",
+            hint="e.g. --slurm --gpus-per-task 4 --gpus-per-run 2 (two runs per task)",
+        )
     if per_task is not None and per_run is not None and per_task % per_run:
         raise UsageError(
             f"--gpus-per-task {request.gpus_per_task} cannot be split into runs of "
@@ -118,16 +126,14 @@ def check(store: Store, request: SlurmRequest, agent: TaskAgent) -> None:
         )
     for option in request.options:
         option_flag(option)  # each checked before anything is submitted
-    if request.time is not None:
-        slurm_seconds(request.time)  # a time limit sweepctl cannot read is said now
-    if agent.run_time is not None:
-        limit = slurm_seconds(request.time) if request.time else None
-        if limit is not None and agent.run_time + signal_lead(request) >= limit:
-            raise UsageError(
-                f"--run-time {agent.run_time:g}s does not fit in --time {request.time} "
-                f"(with the {signal_lead(request)}s warning before the limit)",
-                hint="ask for a longer --time, or give a shorter --run-time",
-            )
+    limit = time_limit(request)  # a time limit sweepctl cannot read is said now
+    lead = signal_lead(request)
+    if agent.run_time is not None and limit is not None and agent.run_time + lead >= limit:
+        raise UsageError(
+            f"--run-time {agent.run_time:g}s does not fit in the {limit}s time limit "
+            f"(with the {lead}s warning before it)",
+            hint="ask for a longer --time, or give a shorter --run-time",
+        )
 
 
 def option_flag(option: str) -> str:
@@ -190,6 +196,16 @@ def batch_script(
     return "\n".join(lines)
 
 
+def time_limit(request: SlurmRequest) -> int | None:
+    """Each task's time limit in seconds (--time, or --slurm-opt time=...); None: not given."""
+    given = request.time
+    for option in request.options:
+        key, _, value = option.partition("=")
+        if key.strip().removeprefix("--") == "time":
+            given = value
+    return slurm_seconds(given) if given else None
+
+
 def signal_lead(request: SlurmRequest) -> int:
     """Seconds before the time limit that a task gets SIGTERM: two minutes, less for a short
     limit (a quarter of it), or what a --slurm-opt signal=...@N says."""
@@ -198,7 +214,7 @@ def signal_lead(request: SlurmRequest) -> int:
         if key.strip().removeprefix("--") == "signal":
             _, at, seconds = value.partition("@")
             return int(seconds) if at and seconds.strip().isdigit() else 60
-    limit = slurm_seconds(request.time) if request.time else None
+    limit = time_limit(request)
     if limit is not None and limit < 4 * SIGNAL_LEAD:
         return max(1, limit // 4)
     return SIGNAL_LEAD

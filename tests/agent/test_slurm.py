@@ -95,6 +95,7 @@ def test_sbatch_options_and_what_slurm_opt_may_replace(tmp_path):
     ("option", "message"),
     [
         ("array=0-9", "use --array N"),
+        ("output=/tmp/x.out", "goes to the store's folder"),
         ("export=NONE", "need the submitting environment"),
         ("bad key=1", "expected KEY=VALUE"),
         ("=1", "expected KEY=VALUE"),
@@ -115,6 +116,8 @@ def test_gpu_options_must_fit_the_tasks():
         slurm.check(Store(), slurm.SlurmRequest(gpus_per_task=3), slurm.TaskAgent(gpus_per_run=2))
     with pytest.raises(UsageError, match="ask SLURM for them with --gpus-per-task"):
         slurm.check(Store(), slurm.SlurmRequest(), slurm.TaskAgent(gpus="0,1"))
+    with pytest.raises(UsageError, match="--gpus-per-run with --slurm splits a task's own"):
+        slurm.check(Store(), slurm.SlurmRequest(), slurm.TaskAgent(gpus_per_run=2))
     with pytest.raises(UsageError, match="--array must be at least 1"):
         slurm.check(Store(), slurm.SlurmRequest(tasks=0), slurm.TaskAgent())
 
@@ -262,6 +265,7 @@ def test_the_warning_comes_two_minutes_ahead_or_a_quarter_of_a_short_limit():
     assert slurm.signal_lead(slurm.SlurmRequest(time="4:00:00")) == 120
     assert slurm.signal_lead(slurm.SlurmRequest(time="2")) == 30
     assert slurm.signal_lead(slurm.SlurmRequest(options=("signal=B:TERM@600",))) == 600
+    assert slurm.signal_lead(slurm.SlurmRequest(time="4:00:00", options=("time=4",))) == 60
 
 
 def test_run_time_must_fit_the_time_limit():
@@ -269,7 +273,9 @@ def test_run_time_must_fit_the_time_limit():
         is_sqlite = False
         url = "postgresql://x@h/db"
 
-    with pytest.raises(UsageError, match=r"--run-time 100s does not fit in --time 2 \(with"):
+    with pytest.raises(
+        UsageError, match=r"--run-time 100s does not fit in the 120s time limit \(with the 30s"
+    ):
         slurm.check(Store(), slurm.SlurmRequest(time="2"), slurm.TaskAgent(run_time=100))
     with pytest.raises(UsageError, match="not a SLURM time"):
         slurm.check(Store(), slurm.SlurmRequest(time="2h"), slurm.TaskAgent())
