@@ -163,7 +163,11 @@ def agent_slurm(
     running ``sweepctl agent`` with ``task``'s options on the GPUs SLURM gives it. A dry run
     checks everything and returns the batch script and sbatch command, submitting nothing.
     """
-    factory.require_local(ref, "run its agents with `sweepctl agent` or `wandb agent` on W&B")
+    factory.require_local(
+        ref,
+        "--slurm submits agents of sweeps in sweepctl's store; run a W&B sweep's agents "
+        "with `sweepctl agent ID` in your own sbatch script",
+    )
     backend = factory.open_local(storage)
     sweep = backend.get_sweep(ref)
     store = backend.store
