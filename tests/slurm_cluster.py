@@ -7,7 +7,9 @@ through ``SLURM_CONF``. Four fake GPUs are declared as GRES whose device files a
 ``/dev/null``: slurmd wants a character device behind each ``File=`` (empty files make it
 drop the devices, and then it sets no ``CUDA_VISIBLE_DEVICES``); with these, SLURM itself
 gives each job ``CUDA_VISIBLE_DEVICES``, ``SLURM_JOB_GPUS`` and ``GPU_DEVICE_ORDINAL`` for
-the GPUs it allocated, as on a real GPU node.
+the GPUs it allocated, as on a real GPU node. Each cluster has its own munged, on a socket in
+its folder (``AuthInfo=socket=...``), so one test process ending its cluster never takes
+authentication away from another's.
 """
 
 from __future__ import annotations
@@ -69,12 +71,13 @@ class SlurmCluster:
         self.node = "sweepnode"
         self.partition = "debug"
         self.env = dict(os.environ, SLURM_CONF=str(self.conf))
-        self._started_munge: subprocess.Popen | None = None
+        self.munge_socket = folder / "munge" / "munge.socket"
+        self._munged: subprocess.Popen | None = None
 
     # -- configuration ------------------------------------------------------------------------
     def write_config(self) -> None:
         f = self.folder
-        for name in ("state", "spool", "log", "dev"):
+        for name in ("state", "spool", "log", "dev", "munge"):
             (f / name).mkdir(parents=True, exist_ok=True)
         for i in range(GPUS):
             device = f / "dev" / f"nvidia{i}"
@@ -93,6 +96,7 @@ class SlurmCluster:
                     "SlurmUser=root",
                     "SlurmdUser=root",
                     "AuthType=auth/munge",
+                    f"AuthInfo=socket={self.munge_socket}",
                     "ProctrackType=proctrack/linuxproc",
                     "TaskPlugin=task/none",
                     "JobAcctGatherType=jobacct_gather/none",
@@ -123,28 +127,38 @@ class SlurmCluster:
     def start(self) -> None:
         """Start munged (when not running), slurmctld and slurmd; wait for the node."""
         self.write_config()
-        self._ensure_munge()
+        self._start_munge()
         _run(["slurmctld", "-f", str(self.conf), "-i"], self.env)
         _run(["slurmd", "-f", str(self.conf), "-N", self.node], self.env)
         self.wait_idle()
 
-    def _ensure_munge(self) -> None:
-        probe = subprocess.run(["munge", "-n"], capture_output=True, timeout=10, check=False)
-        if probe.returncode == 0:
-            return
-        Path("/run/munge").mkdir(parents=True, exist_ok=True)
-        # In the foreground, as our own child, so we know which one to stop at the end.
-        self._started_munge = subprocess.Popen(
-            ["munged", "--foreground", "--force"],
+    def _start_munge(self) -> None:
+        """This cluster's own munged (Debian's key), in the foreground as our child."""
+        folder = self.munge_socket.parent
+        folder.chmod(0o700)
+        self._munged = subprocess.Popen(
+            [
+                "munged",
+                "--foreground",
+                "--force",
+                f"--socket={self.munge_socket}",
+                f"--pid-file={folder / 'munged.pid'}",
+                f"--seed-file={folder / 'munged.seed'}",
+                f"--log-file={folder / 'munged.log'}",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        probe = ["munge", "-n", f"--socket={self.munge_socket}"]
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            if subprocess.run(["munge", "-n"], capture_output=True, check=False).returncode == 0:
+            if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
                 return
+            if self._munged.poll() is not None:
+                break
             time.sleep(0.2)
-        raise RuntimeError("munged did not start")
+        log = (folder / "munged.log").read_text(errors="replace")[-500:] if folder.exists() else ""
+        raise RuntimeError(f"munged did not start: {log}")
 
     def wait_idle(self, timeout: float = WAIT) -> None:
         deadline = time.monotonic() + timeout
@@ -171,21 +185,41 @@ class SlurmCluster:
         return [line.strip() for line in out.splitlines() if line.strip()]
 
     def stop(self) -> None:
-        """Cancel every job, stop both daemons by their pid files, and munged if ours."""
+        """Cancel every job, stop both daemons by their pid files and our munged; then end
+        whatever still runs with this cluster's SLURM_CONF (a job's leftovers)."""
         with contextlib.suppress(Exception):
-            self.command("scancel", "--full", "-u", "root")
-            deadline = time.monotonic() + 20
+            self.command("scancel", "-u", "root")
+            deadline = time.monotonic() + 45  # KillWait (30 s) and a margin
             while self.jobs() and time.monotonic() < deadline:
                 time.sleep(0.5)
         for name in reversed(DAEMONS):
             self._stop_daemon(self.folder / f"{name}.pid")
-        if self._started_munge is not None:
-            self._started_munge.terminate()
+        for pid in self.leftovers():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if self._munged is not None:
+            self._munged.terminate()
             try:
-                self._started_munge.wait(10)
+                self._munged.wait(10)
             except subprocess.TimeoutExpired:
-                self._started_munge.kill()
-                self._started_munge.wait(10)
+                self._munged.kill()
+                self._munged.wait(10)
+
+    def leftovers(self) -> list[int]:
+        """Processes started for this cluster's jobs (slurmstepd, agents, training programs):
+        every one of them carries this cluster's SLURM_CONF in its environment."""
+        mark = f"SLURM_CONF={self.conf}".encode()
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if mark in environ:
+                found.append(int(entry))
+        return found
 
     @staticmethod
     def _stop_daemon(pid_file: Path) -> None:
