@@ -139,7 +139,10 @@ def create(
 def agent(
     sweep: SweepArg,
     count: Annotated[
-        int | None, typer.Option("--count", "-n", help="Stop after this many runs (in total).")
+        int | None,
+        typer.Option(
+            "--count", "-n", help="Stop after this many runs (in total; per task with --slurm)."
+        ),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Runs at the same time.")] = 1,
     timeout: Annotated[
