@@ -15,6 +15,13 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
   { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
     >/dev/null 2>&1 || echo "could not install chromium; the browser tests will skip" >&2
 fi
+# The SLURM tests start a real one-node cluster: Debian's slurm-wlm and munge, installed
+# when missing (as root; elsewhere those tests skip and say why).
+if ! command -v slurmctld >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing slurm-wlm and munge for the SLURM tests" >&2
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge; } \
+    >/dev/null 2>&1 || echo "could not install slurm-wlm; the SLURM tests will skip" >&2
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest -n "${SWEEPCTL_TEST_WORKERS:-3}" "$@"

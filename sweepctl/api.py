@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl import campaign, ranking
+from sweepctl.agent import slurm
 from sweepctl.api_types import (
     Best,
     Controlled,
@@ -30,6 +31,7 @@ from sweepctl.api_types import (
     RunList,
     RunLog,
     SeedRuns,
+    SlurmSubmitted,
     SweepSummary,
     Synced,
     Updated,
@@ -196,6 +198,48 @@ def agent(
     return backend.agent(backend.get_sweep(ref), options)
 
 
+def agent_slurm(
+    ref: str,
+    *,
+    request: slurm.SlurmRequest,
+    task: slurm.TaskAgent,
+    storage: str | None = None,
+    dry_run: bool = False,
+) -> SlurmSubmitted:
+    """Submit agents of a sweep as one SLURM job array (``request.tasks`` tasks), each task
+    running ``sweepctl agent`` with ``task``'s options on the GPUs SLURM gives it. A dry run
+    checks everything and returns the batch script and sbatch command, submitting nothing.
+    """
+    factory.require_local(
+        ref,
+        "--slurm submits agents of sweeps in sweepctl's store; run a W&B sweep's agents "
+        "with `sweepctl agent ID` in your own sbatch script",
+    )
+    backend = factory.open_local(storage)
+    sweep = backend.get_sweep(ref)
+    store = backend.store
+    batch = slurm.plan(store, sweep, request, task, cwd=Path.cwd())
+    result = SlurmSubmitted(
+        sweep=sweep,
+        tasks=request.tasks,
+        script=batch.script,
+        sbatch=batch.sbatch,
+        output=batch.output,
+        store=backend.where,
+    )
+    if store.is_sqlite:
+        result.warnings.append("an SQLite store: every task must run on this node")
+    if sweep.state not in ("running", "paused"):
+        result.warnings.append(
+            f"sweep {sweep.label} is {sweep.state}: its agents will start no run"
+        )
+    if not dry_run:
+        slurm.submit(store, sweep, batch, env=os.environ)
+        result.job_id = batch.job_id
+        result.sbatch = batch.sbatch
+    return result
+
+
 # -- reading -------------------------------------------------------------------------------
 
 
@@ -229,7 +273,8 @@ def runs(
     if top is not None:
         found = ranked.top(top)  # best first
     note = ranked.note() if sweep.spec.metric else None
-    return RunList(sweep, found, note=note, savings=_early_savings(every))
+    agents = {a.id: a for a in backend.agents(sweep.id)}
+    return RunList(sweep, found, agents, note=note, savings=_early_savings(every))
 
 
 def _early_savings(every: list[Run]) -> EarlySavings | None:
@@ -281,7 +326,10 @@ def list_sweeps(*, storage: str | None = None) -> list[SweepSummary]:
     """Every sweep in the local store with its run counts by state."""
     backend = factory.open_local(storage)
     counts = backend.run_counts()
-    return [SweepSummary(s, counts.get(s.id, {})) for s in backend.sweeps()]
+    jobs: dict[str, list[str]] = {}
+    for job in backend.store.slurm_jobs():
+        jobs.setdefault(job.sweep_id, []).append(job.job_id)
+    return [SweepSummary(s, counts.get(s.id, {}), jobs.get(s.id, [])) for s in backend.sweeps()]
 
 
 # -- results out ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sweepctl.backends.base import AgentReport
 from sweepctl.backends.wandb.client import parse_path
 from sweepctl.backends.wandb.sync import SyncPlan
 from sweepctl.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Problem
-from sweepctl.records import Run, Sweep
+from sweepctl.records import AgentRecord, Run, Sweep
 from sweepctl.results import export
 from sweepctl.spec import FileReport, SweepSpec
 from sweepctl.spec.model import Metric
@@ -135,8 +135,19 @@ class RunList:
 
     sweep: Sweep
     runs: list[Run]
+    agents: dict[str, AgentRecord] = field(default_factory=dict)  # by agent id
     note: str | None = None  # which runs the ranking left out, and why
     savings: EarlySavings | None = None  # over the whole sweep, whatever was listed
+
+    def where(self, run: Run) -> dict[str, Any]:
+        """Where a run ran: its agent's host, SLURM job_task and that task's output file
+        (None where unknown)."""
+        agent = self.agents.get(run.agent_id or "")
+        return {
+            "host": agent.host if agent else None,
+            "slurm_task": agent.slurm_label if agent else None,
+            "slurm_output": agent.output if agent else None,
+        }
 
     def __iter__(self) -> Iterator[Run]:
         return iter(self.runs)
@@ -145,7 +156,7 @@ class RunList:
         return len(self.runs)
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [export.run_json(r) for r in self.runs]
+        return [{**export.run_json(r), **self.where(r)} for r in self.runs]
 
 
 @dataclass
@@ -187,6 +198,7 @@ class SweepSummary:
 
     sweep: Sweep
     runs_by_state: dict[str, int]
+    slurm_jobs: list[str] = field(default_factory=list)  # job arrays of `agent --slurm`
 
     def to_json(self) -> dict[str, Any]:
         s = self.sweep
@@ -200,6 +212,7 @@ class SweepSummary:
             "runs_by_state": self.runs_by_state,
             "created_at": export.iso(s.created_at),
             "source": s.source,
+            "slurm_jobs": self.slurm_jobs,
         }
 
 
@@ -322,4 +335,41 @@ class Synced:
             "wandb_sync_exit_code": self.code,
             "on_wandb": self.on_wandb,
             "not_on_wandb": self.not_on_wandb,
+        }
+
+
+@dataclass
+class SlurmSubmitted:
+    """What :func:`agent_slurm` did: the job array it submitted (none for a dry run)."""
+
+    sweep: Sweep
+    tasks: int
+    script: str  # the batch script
+    sbatch: list[str]  # the sbatch command line, the script's file last
+    output: str  # the tasks' output files: %A is the job id, %a the task index
+    store: str  # the store's URL, redacted
+    job_id: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    exit_code: int = EXIT_OK
+
+    @property
+    def dry_run(self) -> bool:
+        return self.job_id is None
+
+    @property
+    def logs(self) -> str:
+        """The tasks' output files, as a glob with the job id filled in."""
+        return self.output.replace("%A", self.job_id or "JOBID").replace("%a", "*")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sweep_id": self.sweep.id,
+            "job_id": self.job_id,
+            "tasks": self.tasks,
+            "dry_run": self.dry_run,
+            "output": self.output,
+            "store": self.store,
+            "sbatch": self.sbatch,
+            "script": self.script,
+            "warnings": self.warnings,
         }

@@ -26,6 +26,7 @@ from sweepctl.lazy import lazy_import
 api = lazy_import("sweepctl.api")  # loaded on first use: `--help` prints before it
 render = lazy_import("sweepctl.render")
 progress = lazy_import("sweepctl.progress")
+slurm_types = lazy_import("sweepctl.agent.slurm")
 
 app = typer.Typer(
     name="sweepctl",
@@ -148,7 +149,10 @@ def create(
 def agent(
     sweep: SweepArg,
     count: Annotated[
-        int | None, typer.Option("--count", "-n", help="Stop after this many runs (in total).")
+        int | None,
+        typer.Option(
+            "--count", "-n", help="Stop after this many runs (in total; per task with --slurm)."
+        ),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Runs at the same time.")] = 1,
     timeout: Annotated[
@@ -173,10 +177,106 @@ def agent(
     ] = False,
     files: FilesOpt = None,
     storage: StorageOpt = None,
+    slurm: Annotated[
+        bool, typer.Option("--slurm", help="Submit agents as a SLURM job array instead.")
+    ] = False,
+    array: Annotated[
+        int | None, typer.Option("--array", help="With --slurm: tasks in the array (default 1).")
+    ] = None,
+    gpus_per_task: Annotated[
+        int | None,
+        typer.Option("--gpus-per-task", help="With --slurm: GPUs per task, one run on each."),
+    ] = None,
+    partition: Annotated[
+        str | None, typer.Option("--partition", help="With --slurm: the partition.")
+    ] = None,
+    time_limit: Annotated[
+        str | None, typer.Option("--time", help="With --slurm: each task's time limit (4:00:00).")
+    ] = None,
+    mem: Annotated[
+        str | None, typer.Option("--mem", help="With --slurm: memory per task (16G).")
+    ] = None,
+    cpus_per_task: Annotated[
+        int | None, typer.Option("--cpus-per-task", help="With --slurm: CPUs per task.")
+    ] = None,
+    slurm_opt: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--slurm-opt", help="With --slurm: any sbatch option, KEY=VALUE (repeatable)."
+        ),
+    ] = None,
+    run_time: Annotated[
+        str | None,
+        typer.Option(
+            "--run-time",
+            help="With --slurm: a run's expected length (45m); a task claims no run it "
+            "cannot finish before its time limit.",
+        ),
+    ] = None,
+    slurm_allow_sqlite: Annotated[
+        bool,
+        typer.Option(
+            "--slurm-allow-sqlite",
+            help="With --slurm: accept an SQLite store (every task on this one node).",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="With --slurm: print the batch script, submit nothing."),
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="With --slurm: print the submission as JSON.")
+    ] = False,
 ) -> None:
     """Run a sweep's runs. Until --count runs have run, or the sweep is finished."""
     seconds = parse_duration(timeout, what="--timeout") if timeout is not None else None
     idle = parse_duration(idle_exit, what="--idle-exit") if idle_exit is not None else None
+    slurm_only = {
+        "--array": array,
+        "--gpus-per-task": gpus_per_task,
+        "--partition": partition,
+        "--time": time_limit,
+        "--mem": mem,
+        "--cpus-per-task": cpus_per_task,
+        "--slurm-opt": slurm_opt,
+        "--run-time": run_time,
+        "--slurm-allow-sqlite": slurm_allow_sqlite or None,
+        "--dry-run": dry_run or None,
+        "--json": json_out or None,
+    }
+    if not slurm and any(v is not None for v in slurm_only.values()):
+        given = next(k for k, v in slurm_only.items() if v is not None)
+        raise UsageError(f"{given} goes with --slurm", hint="sweepctl agent ID --slurm ...")
+    if slurm:
+        submitted = api.agent_slurm(
+            sweep,
+            storage=storage,
+            dry_run=dry_run,
+            request=slurm_types.SlurmRequest(
+                tasks=1 if array is None else array,
+                gpus_per_task=gpus_per_task,
+                partition=partition,
+                time=time_limit,
+                mem=mem,
+                cpus_per_task=cpus_per_task,
+                options=tuple(slurm_opt or ()),
+                allow_sqlite=slurm_allow_sqlite,
+            ),
+            task=slurm_types.TaskAgent(
+                count=count,
+                workers=workers,
+                timeout=seconds,
+                gpus=gpus,
+                gpus_per_run=gpus_per_run,
+                idle_exit=idle,
+                run_time=parse_duration(run_time, what="--run-time") if run_time else None,
+            ),
+        )
+        if json_out:
+            render.as_json(submitted.to_json())
+        else:
+            render.slurm_submitted(submitted)
+        return
     # On a terminal a live view replaces the children's output (it is in each run's log
     # file); in a pipe or a file, plain lines and the children's output.
     live = sys.stderr.isatty() and not show_output
@@ -225,7 +325,7 @@ def runs(
     if json_out:
         render.as_json(found.to_json())
     else:
-        render.runs_table(found.sweep, found.runs, found.note, found.savings)
+        render.runs_table(found.sweep, found.runs, found.note, found.savings, where=found.where)
 
 
 @app.command(name="ls")

@@ -77,6 +77,39 @@ class Run:
         return (self.ended_at or time.time()) - self.started_at
 
 
+@dataclass(frozen=True)
+class AgentRecord:
+    """An agent that worked on a sweep: where it ran, and its SLURM job and array task."""
+
+    id: str
+    host: str | None
+    pid: int | None
+    started_at: float
+    heartbeat_at: float
+    ended_at: float | None
+    slurm_job: str | None = None
+    slurm_task: int | None = None
+    output: str | None = None  # its SLURM task's output file, when `agent --slurm` started it
+
+    @property
+    def slurm_label(self) -> str | None:
+        """``JOB_TASK`` as SLURM writes an array task (``JOB`` outside an array)."""
+        if self.slurm_job is None:
+            return None
+        return self.slurm_job if self.slurm_task is None else f"{self.slurm_job}_{self.slurm_task}"
+
+
+@dataclass(frozen=True)
+class SlurmJob:
+    """A job array that `agent --slurm` submitted for a sweep."""
+
+    job_id: str
+    sweep_id: str
+    tasks: int
+    output: str | None
+    submitted_at: float
+
+
 def search_records(runs: list[Run]) -> list[RunRecord]:
     """What the search methods and stopping rules see of runs."""
     return [

@@ -12,6 +12,7 @@ import json
 import sys
 from collections import Counter
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -26,7 +27,7 @@ from sweepctl.results.export import flatten, rank
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sweepctl.api_types import Created, SeedRuns, Synced, Validation
+    from sweepctl.api_types import Created, SeedRuns, SlurmSubmitted, Synced, Validation
     from sweepctl.spec import FileReport
 
 Part = str | tuple[str, str]
@@ -186,9 +187,16 @@ _STATE_STYLE = {
 }
 
 
-def runs_table(sweep: Any, runs: list[Any], note: str | None = None, savings: Any = None) -> None:
+def runs_table(
+    sweep: Any,
+    runs: list[Any],
+    note: str | None = None,
+    savings: Any = None,
+    where: Any = None,
+) -> None:
     """Runs sorted by the metric, with as many parameter columns as fit the terminal; ``note``
-    says which runs the ranking left out (they are listed after the ranked ones)."""
+    says which runs the ranking left out (they are listed after the ranked ones);
+    ``where(run)`` gives a run's host and SLURM task, shown when SLURM ran any."""
     from rich.table import Table
     from rich.text import Text
 
@@ -209,6 +217,10 @@ def runs_table(sweep: Any, runs: list[Any], note: str | None = None, savings: An
         table.add_column(name, justify="right", overflow="ellipsis", max_width=16)
     table.add_column("steps", justify="right")
     table.add_column("time", justify="right")
+    places = {run.id: where(run) for run in runs} if where is not None else {}
+    on_slurm = any(p["slurm_task"] for p in places.values())
+    if on_slurm:
+        table.add_column("host / SLURM task")
     for run in ordered:
         flat = flatten("", run.config, {})
         row = [
@@ -219,8 +231,16 @@ def runs_table(sweep: Any, runs: list[Any], note: str | None = None, savings: An
             Text(str(run.steps)),
             Text(format_duration(run.duration)),
         ]
+        if on_slurm:
+            place = places[run.id]
+            row.append(Text(f"{place['host'] or '-'} {place['slurm_task'] or ''}".strip()))
         table.add_row(*row)
     console.print(table)
+    outputs = sorted(
+        {str(Path(p["slurm_output"]).parent) for p in places.values() if p["slurm_output"]}
+    )
+    for folder in outputs:
+        info(f"SLURM tasks' output: {folder}/JOB_TASK.out")
     if note:
         info(note)
     if savings is not None:  # over the whole sweep, also when only --top runs are listed
@@ -237,18 +257,24 @@ def sweeps_table(sweeps: list[dict[str, Any]]) -> None:
     from rich.text import Text
 
     table = Table(box=None, header_style="bold", pad_edge=False)
+    on_slurm = any(s.get("slurm_jobs") for s in sweeps)
     for column in ("sweep", "name", "method", "state", "runs", "created"):
         table.add_column(column)
+    if on_slurm:
+        table.add_column("SLURM jobs")
     for s in sweeps:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(s["runs_by_state"].items()))
-        table.add_row(
+        row = [
             Text(s["sweep_id"]),
             Text(s["name"] or "-"),
             Text(s["method"]),
             Text(s["state"], style=_STATE_STYLE.get(s["state"], "")),
             Text(f"{s['runs']}" + (f" ({counts})" if counts else "")),
             Text((s["created_at"] or "")[:16].replace("T", " ")),
-        )
+        ]
+        if on_slurm:
+            row.append(Text(", ".join(s["slurm_jobs"]) or "-"))
+        table.add_row(*row)
     out().print(table)
 
 
@@ -406,3 +432,30 @@ def dashboard_ready(serving: Any) -> None:
     if serving.read_only:
         notes.append("read-only: no controls")
     info(("  ", "dim"), "; ".join(notes) + "; Ctrl-C stops it")
+
+
+def slurm_submitted(result: SlurmSubmitted) -> None:
+    """After `agent --slurm`: the job id and how to watch and stop it; for a dry run, the
+    sbatch command and the batch script."""
+    import shlex
+
+    for message in result.warnings:
+        warning(message)
+    if result.dry_run:
+        sys.stdout.write(f"# would run: {shlex.join(result.sbatch)}\n{result.script}")
+        sys.stdout.flush()
+        return
+    job = str(result.job_id)
+    line(
+        ("submitted SLURM job ", "green"),
+        (job, "bold"),
+        f"  ({result.tasks} agent{'s' if result.tasks != 1 else ''} of sweep {result.sweep.id})",
+    )
+    line(
+        "watch it:   ",
+        (f"squeue -j {job}", "bold"),
+        "   and   ",
+        f"sweepctl runs {result.sweep.id}",
+    )
+    line("its output: ", result.logs)
+    line("stop it:    ", (f"sweepctl stop {result.sweep.id} --cancel", "bold"))

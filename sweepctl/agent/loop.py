@@ -28,6 +28,7 @@ from sweepctl.agent.process import (
     tail,
 )
 from sweepctl.agent.recorder import Recorder
+from sweepctl.agent.slurm import claim_deadline, task_identity
 from sweepctl.backends.base import AgentReport, Observer, Outcome
 from sweepctl.backends.local.controller import (
     DONE,
@@ -187,6 +188,7 @@ class Agent:
         self._failures = 0
         self._ended = 0
         self._metric_warned = False
+        self._claim_until: float | None = None
 
     # -- checks before anything is stored ----------------------------------------------------
     def preflight(self) -> None:
@@ -216,7 +218,10 @@ class Agent:
         if self.spec.method == "bayes":
             warm_up()  # seconds of imports, paid here rather than under the sweep's lock
         self.report.workers = self.workers
-        self.agent_id = self.store.register_agent(self.sweep.id, socket.gethostname(), os.getpid())
+        self.agent_id = self.store.register_agent(
+            self.sweep.id, socket.gethostname(), os.getpid(), **task_identity(self.environ)
+        )
+        self._claim_until = claim_deadline(self.environ)  # a SLURM task with --run-time
         self._guarded(self._read_sweep_best)
         previous = install_stop_signals(self._on_signal)
         threads = [
@@ -308,6 +313,10 @@ class Agent:
             if self._no_more.is_set():
                 return False
             if self.count is not None and self._reserved >= self.count:
+                return False
+            if self._claim_until is not None and time.time() >= self._claim_until:
+                self.report.stop_reason = "the SLURM task's time limit is near (--run-time)"
+                self._no_more.set()
                 return False
             self._reserved += 1
             return True
@@ -421,6 +430,10 @@ class Agent:
             with self._lock:
                 self._active.pop(run.id, None)
                 self._stop_requests.pop(run.id, None)
+        if state == "preempted" and self._canceled_meanwhile(run.id):
+            # `stop --cancel` scancels SLURM tasks after marking the sweep: a cancel, not a
+            # preemption, so the run is not offered again.
+            state, reason = "killed", "the sweep was canceled"
         self._persist(
             lambda: self.store.finish_run(run.id, state, exit_code=code, reason=reason),
             f"how run {run.id} ended",
@@ -441,6 +454,13 @@ class Agent:
             recorder.add(metrics.read_new(final=code is not None))
             self._check_metric_name(recorder, ended=False)
             if code is not None:
+                # SLURM's scancel signals every process of a job at once: a child ended by
+                # that SIGTERM ended with its agent's interrupt, whichever came first.
+                by_term = code in (-signal.SIGTERM, 128 + signal.SIGTERM)
+                if code != 0 and self._interrupt.wait(1.0 if by_term else 0):
+                    self._persist(recorder.flush, f"run {run.id}'s last metrics")
+                    state, reason = self._interrupt_state
+                    return state, code, reason, recorder.best
                 break
             ending = self._ending(run.id, deadline)
             if ending is not None:
@@ -462,6 +482,14 @@ class Agent:
         last = tail(files.log, 1)
         why = f"exit code {code}" + (f": {last[0].strip()}" if last else "")
         return "failed", code, why, recorder.best
+
+    def _canceled_meanwhile(self, run_id: str) -> bool:
+        """Whether the sweep was canceled (or the run's stop asked for as a cancel)."""
+        try:
+            state, stops = self.store.control(self.sweep.id, [run_id])
+        except SweepctlError:
+            return False
+        return state == "canceled" or stops.get(run_id) == "cancel"
 
     def _persist(self, write: Callable[[], Any], what: str) -> None:
         """Do a store write that results depend on, however long the store is away.

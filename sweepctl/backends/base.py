@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from sweepctl.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, Problem, UsageError
-from sweepctl.records import Run, Sweep
+from sweepctl.records import AgentRecord, Run, Sweep
 
 EXIT_TERMINATED = 128 + signal.SIGTERM  # what a shell reports for a process ended by SIGTERM
 
@@ -188,6 +188,10 @@ class Backend(Protocol):
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
         """A run's logged rows, in order."""
+        ...
+
+    def agents(self, sweep_id: str) -> list[AgentRecord]:
+        """The agents that worked on a sweep: host, SLURM job and task (none on W&B)."""
         ...
 
     def control(self, sweep_id: str, action: str) -> str:

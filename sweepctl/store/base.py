@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sweepctl.errors import UsageError
-from sweepctl.records import Run, Sweep
+from sweepctl.records import AgentRecord, Run, SlurmJob, Sweep
 from sweepctl.spec.checks import closest
 from sweepctl.store import tables as t
 from sweepctl.store.database import Database
@@ -489,7 +489,15 @@ class Store(Database):
         return self.read(query)
 
     # -- agents --------------------------------------------------------------------------------
-    def register_agent(self, sweep_id: str, host: str, pid: int) -> str:
+    def register_agent(
+        self,
+        sweep_id: str,
+        host: str,
+        pid: int,
+        *,
+        slurm_job: str | None = None,
+        slurm_task: int | None = None,
+    ) -> str:
         agent_id = new_id(12)
         now = time.time()
         self.write(
@@ -501,6 +509,8 @@ class Store(Database):
                     pid=pid,
                     started_at=now,
                     heartbeat_at=now,
+                    slurm_job=slurm_job,
+                    slurm_task=slurm_task,
                 )
             )
         )
@@ -524,3 +534,68 @@ class Store(Database):
                 sa.update(t.agents).where(t.agents.c.id == agent_id).values(ended_at=time.time())
             )
         )
+
+    def agents(self, sweep_id: str) -> list[AgentRecord]:
+        """The agents that have worked on a sweep, oldest first."""
+        joined = t.agents.outerjoin(t.slurm_jobs, t.slurm_jobs.c.job_id == t.agents.c.slurm_job)
+        rows = self.read(
+            lambda c: c.execute(
+                sa.select(t.agents, t.slurm_jobs.c.output)
+                .select_from(joined)
+                .where(t.agents.c.sweep_id == sweep_id)
+                .order_by(t.agents.c.started_at)
+            ).all()
+        )
+        return [
+            AgentRecord(
+                id=r.id,
+                host=r.host,
+                pid=r.pid,
+                started_at=r.started_at,
+                heartbeat_at=r.heartbeat_at,
+                ended_at=r.ended_at,
+                slurm_job=r.slurm_job,
+                slurm_task=r.slurm_task,
+                output=_task_output(r.output, r.slurm_job, r.slurm_task),
+            )
+            for r in rows
+        ]
+
+    # -- SLURM jobs ------------------------------------------------------------------------------
+    def add_slurm_job(self, sweep_id: str, job_id: str, *, tasks: int, output: str) -> None:
+        """Keep a job array that `agent --slurm` submitted for a sweep."""
+        self.write(
+            lambda c: c.execute(
+                sa.insert(t.slurm_jobs).values(
+                    job_id=job_id,
+                    sweep_id=sweep_id,
+                    tasks=tasks,
+                    output=output,
+                    submitted_at=time.time(),
+                )
+            )
+        )
+
+    def slurm_jobs(self, sweep_id: str | None = None) -> list[SlurmJob]:
+        """The job arrays submitted for a sweep (for every sweep when None), oldest first."""
+        query = sa.select(t.slurm_jobs).order_by(t.slurm_jobs.c.submitted_at)
+        if sweep_id is not None:
+            query = query.where(t.slurm_jobs.c.sweep_id == sweep_id)
+        rows = self.read(lambda c: c.execute(query).all())
+        return [
+            SlurmJob(
+                job_id=r.job_id,
+                sweep_id=r.sweep_id,
+                tasks=r.tasks,
+                output=r.output,
+                submitted_at=r.submitted_at,
+            )
+            for r in rows
+        ]
+
+
+def _task_output(pattern: str | None, job: str | None, task: int | None) -> str | None:
+    """A SLURM task's output file, from its job's ``%A_%a`` pattern."""
+    if pattern is None or job is None:
+        return None
+    return pattern.replace("%A", job).replace("%a", "" if task is None else str(task))

@@ -17,7 +17,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # How to bring a store from version N-1 to N: statements run in one transaction, in order,
 # per database dialect ("*" for all). SQLite ignores declared string lengths; PostgreSQL not.
@@ -25,6 +25,20 @@ MIGRATIONS: dict[int, dict[str, tuple[str, ...]]] = {
     2: {
         "*": ("ALTER TABLE sweepctl_runs ADD COLUMN history TEXT",),
         "postgresql": ("ALTER TABLE sweepctl_runs ALTER COLUMN stop_requested TYPE TEXT",),
+    },
+    # Agents started by SLURM say which job and array task they are; the jobs that
+    # `agent --slurm` submitted are kept, so that `stop --cancel` can cancel them.
+    3: {
+        "*": (
+            "ALTER TABLE sweepctl_agents ADD COLUMN slurm_job VARCHAR(64)",
+            "ALTER TABLE sweepctl_agents ADD COLUMN slurm_task INTEGER",
+            "CREATE TABLE sweepctl_slurm_jobs ("
+            "job_id VARCHAR(64) NOT NULL PRIMARY KEY, "
+            "sweep_id VARCHAR(16) NOT NULL REFERENCES sweepctl_sweeps (id), "
+            "tasks INTEGER NOT NULL, "
+            "output TEXT, "
+            "submitted_at FLOAT NOT NULL)",
+        ),
     },
 }
 
@@ -97,4 +111,17 @@ agents = Table(
     Column("started_at", Float, nullable=False),
     Column("heartbeat_at", Float, nullable=False),
     Column("ended_at", Float),
+    Column("slurm_job", String(64)),  # SLURM's job id (an array's id for its tasks)
+    Column("slurm_task", Integer),  # the array task's index
+)
+
+# Job arrays submitted by `agent --slurm`, one row each.
+slurm_jobs = Table(
+    "sweepctl_slurm_jobs",
+    metadata,
+    Column("job_id", String(64), primary_key=True),
+    Column("sweep_id", String(16), ForeignKey("sweepctl_sweeps.id"), nullable=False),
+    Column("tasks", Integer, nullable=False),
+    Column("output", Text),  # the tasks' output files, with %A_%a in the name
+    Column("submitted_at", Float, nullable=False),
 )

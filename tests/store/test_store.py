@@ -12,6 +12,7 @@ from postgres_server import postgres_url
 
 from sweepctl.errors import UsageError
 from sweepctl.store import Store
+from sweepctl.store import tables as t
 from sweepctl.store.base import redact
 
 CONFIG = {"method": "grid", "parameters": {"a": {"values": [1, 2, 3]}}}
@@ -21,7 +22,7 @@ def test_sqlite_store_and_its_folder_are_owner_only(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'new' / 'sweepctl.db'}")
     assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "new" / "sweepctl.db").stat().st_mode) == 0o600
-    assert store.schema_version() == 2
+    assert store.schema_version() == t.SCHEMA_VERSION
 
 
 def test_passwords_never_reach_output(tmp_path, capsys):
@@ -40,6 +41,7 @@ def test_an_older_store_is_migrated_in_place(tmp_path):
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as conn:  # version 1 had no `history` column
         Store(f"sqlite:///{path}")  # create the current tables, then make them version 1
+        _make_version_2(conn)
         conn.execute("ALTER TABLE sweepctl_runs DROP COLUMN history")
         conn.execute("UPDATE sweepctl_meta SET value = '1' WHERE key = 'schema_version'")
         conn.execute(
@@ -47,11 +49,37 @@ def test_an_older_store_is_migrated_in_place(tmp_path):
             ' NULL, \'{"method": "grid", "parameters": {"a": {"value": 1}}}\', NULL, 0, 0)'
         )
     store = Store(f"sqlite:///{path}")
-    assert store.schema_version() == 2
+    assert store.schema_version() == t.SCHEMA_VERSION
     assert store.get_sweep("s1").name == "kept"  # nothing dropped
     with sqlite3.connect(path) as conn:
         columns = [row[1] for row in conn.execute("PRAGMA table_info(sweepctl_runs)")]
     assert "history" in columns
+
+
+def _make_version_2(conn: sqlite3.Connection) -> None:
+    """Take away what version 3 added: the agents' SLURM columns and the jobs table."""
+    conn.execute("ALTER TABLE sweepctl_agents DROP COLUMN slurm_job")
+    conn.execute("ALTER TABLE sweepctl_agents DROP COLUMN slurm_task")
+    conn.execute("DROP TABLE sweepctl_slurm_jobs")
+    conn.execute("UPDATE sweepctl_meta SET value = '2' WHERE key = 'schema_version'")
+
+
+def test_a_version_2_store_gains_slurm_jobs_and_agents_keep_their_rows(tmp_path):
+    path = tmp_path / "v2.db"
+    store = Store(f"sqlite:///{path}")
+    sweep = store.create_sweep(CONFIG, name="old")
+    old_agent = store.register_agent(sweep.id, "node1", 42)
+    store.engine.dispose()
+    with sqlite3.connect(path) as conn:
+        _make_version_2(conn)
+    store = Store(f"sqlite:///{path}")
+    assert store.schema_version() == 3
+    (agent,) = store.agents(sweep.id)
+    assert (agent.id, agent.host, agent.pid, agent.slurm_label) == (old_agent, "node1", 42, None)
+    store.register_agent(sweep.id, "node2", 7, slurm_job="1234", slurm_task=2)
+    store.add_slurm_job(sweep.id, "1234", tasks=3, output="/x/%A_%a.out")
+    assert [a.slurm_label for a in store.agents(sweep.id)] == [None, "1234_2"]
+    assert [(j.job_id, j.tasks) for j in store.slurm_jobs(sweep.id)] == [("1234", 3)]
 
 
 def test_a_newer_store_is_refused(tmp_path):

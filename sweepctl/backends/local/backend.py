@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl.agent import call as calls
+from sweepctl.agent import slurm
 from sweepctl.agent.function import FunctionAgent
 from sweepctl.agent.gpus import gpu_groups
 from sweepctl.agent.loop import Agent
@@ -19,7 +20,7 @@ from sweepctl.backends.local.controller import HEARTBEAT_TIMEOUT, heartbeat_time
 from sweepctl.domain import CONTROL_FROM, CONTROL_TARGETS
 from sweepctl.duration import parse_duration
 from sweepctl.errors import Problem, UsageError
-from sweepctl.records import Run, Sweep
+from sweepctl.records import AgentRecord, Run, Sweep
 from sweepctl.search.grid import grid_points
 from sweepctl.spec import build_spec
 from sweepctl.spec.update import changed_keys
@@ -128,6 +129,9 @@ class LocalBackend:
         """The last lines of a run's output log (stdout and stderr), [] before it has any."""
         return tail(self.store.files_dir / "runs" / run.sweep_id / run.id / "output.log", lines)
 
+    def agents(self, sweep_id: str) -> list[AgentRecord]:
+        return self.store.agents(sweep_id)
+
     # -- control -------------------------------------------------------------------------------
     def control(self, sweep_id: str, action: str) -> str:
         sweep = self.store.get_sweep(sweep_id)
@@ -142,6 +146,7 @@ class LocalBackend:
         if action == "cancel":
             n = self.store.request_stop(sweep.id, "cancel")
             message += f"; {n} running run{'s' if n != 1 else ''} will be killed"
+            message += slurm.cancel([job.job_id for job in self.store.slurm_jobs(sweep.id)])
         elif action == "stop":
             running = len(self.store.runs(sweep.id, ["running"]))
             message += f"; {running} running run{'s' if running != 1 else ''} will finish"

@@ -14,7 +14,7 @@ from sweepctl.backends.wandb import client
 from sweepctl.backends.wandb.fanout import FanOut
 from sweepctl.backends.wandb.sync import SyncPlan, run_sync
 from sweepctl.errors import Problem, UsageError
-from sweepctl.records import Run, Sweep
+from sweepctl.records import AgentRecord, Run, Sweep
 
 
 class WandbBackend:
@@ -83,6 +83,9 @@ class WandbBackend:
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
         return self.reader.history(run_id)
+
+    def agents(self, sweep_id: str) -> list[AgentRecord]:
+        return []  # W&B keeps its agents to itself
 
     # -- control -------------------------------------------------------------------------------
     def control(self, sweep_id: str, action: str) -> str:
