@@ -34,6 +34,7 @@ from sweepctl.backends.base import AgentOptions, AgentReport, Backend, EchoFor
 from sweepctl.backends.wandb import sync as syncing
 from sweepctl.domain import RUN_STATES
 from sweepctl.errors import InvalidSweepError, UsageError
+from sweepctl.outfile import write_output
 from sweepctl.records import Run, Sweep
 from sweepctl.results import export
 from sweepctl.results import refine as refining
@@ -218,7 +219,7 @@ def list_sweeps(*, storage: str | None = None) -> list[SweepSummary]:
 def export_best(
     refs: Sequence[str],
     *,
-    out: Path | None,
+    out: str | os.PathLike[str] | None,
     fmt: str | None = None,
     storage: str | None = None,
 ) -> str:
@@ -249,14 +250,14 @@ def export_best(
         configs[key] = one.to_json()
     if not configs:
         raise UsageError("no sweep in the store has a best run yet")
-    fmt = fmt or export.best_format(out)
+    fmt = fmt or export.best_format(Path(out) if out is not None else None)
     text = export.format_best(configs, fmt, single=len(refs) == 1)
     if out is not None:
-        export.write_text(out, text)
+        write_output(out, text)
     return text
 
 
-def export_runs(ref: str, *, out: Path, storage: str | None = None) -> int:
+def export_runs(ref: str, *, out: str | os.PathLike[str], storage: str | None = None) -> int:
     """Write every run of a sweep to a CSV, JSON or JSON-lines file; returns the count."""
     _, _, every = _read(ref, storage)
     export.write_runs(every, out)
@@ -266,7 +267,7 @@ def export_runs(ref: str, *, out: Path, storage: str | None = None) -> int:
 def refine(
     ref: str,
     *,
-    out: Path,
+    out: str | os.PathLike[str],
     factor: float = 2.0,
     top: int = 5,
     storage: str | None = None,
@@ -274,7 +275,7 @@ def refine(
     """Write a bayes sweep file narrowed around the best runs of a sweep; returns its text."""
     _, sweep, every = _read(ref, storage)
     text = refining.refine(sweep, every, factor=factor, top=top)
-    export.write_text(out, text)
+    write_output(out, text)
     return text
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 from sweepctl.errors import UsageError
+from sweepctl.outfile import write_output
 from sweepctl.records import Run, Sweep
 from sweepctl.spec.model import Metric
 
@@ -109,12 +111,12 @@ def flat_row(run: Run) -> dict[str, Any]:
     return row
 
 
-def write_runs(runs: list[Run], out: Path) -> None:
+def write_runs(runs: list[Run], out: str | os.PathLike[str]) -> None:
     """Write runs to ``out`` as CSV, JSON or JSON lines, chosen by its extension."""
-    suffix = out.suffix.lower()
+    suffix = Path(out).suffix.lower()
     if suffix not in RUN_FORMATS:
         raise UsageError(
-            f"cannot tell the format of {out.name!r}",
+            f"cannot tell the format of {Path(out).name!r}",
             hint="name the file .csv, .json or .jsonl",
         )
     rows = [flat_row(r) for r in runs]
@@ -124,7 +126,7 @@ def write_runs(runs: list[Run], out: Path) -> None:
         text = "".join(json.dumps(r, default=str) + "\n" for r in rows)
     else:
         text = csv_text(rows)
-    write_text(out, text)
+    write_output(out, text)
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
@@ -189,14 +191,3 @@ def format_best(found: dict[str, dict[str, Any]], fmt: str, single: bool) -> str
     if fmt == "env":
         return "".join(f"{_env_name(k)}={_arg_value(v)}\n" for k, v in flat.items())
     return " ".join(f"--{k}={_arg_value(v)}" for k, v in data.items()) + "\n"
-
-
-def write_text(out: Path, text: str) -> None:
-    """Write a result file atomically (a crash never leaves half a file)."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(out)
-    except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror}") from None

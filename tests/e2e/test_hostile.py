@@ -1,0 +1,136 @@
+"""Hostile input and shared machines, through the real CLI (issue 24): each test is one of the
+issue's reproductions, and fails on the code before its fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from .conftest import BIN, Workspace
+
+pytestmark = pytest.mark.slow
+
+FINISHED = """
+name: hostile
+program: prog.py
+method: grid
+metric: {name: loss, goal: minimize}
+parameters:
+  lr: {values: [0.1]}
+  tag: {value: plain}
+"""
+
+PROG = """
+import sweepctl
+sweepctl.log({"loss": 1.0})
+"""
+
+
+def workspace(root: Path) -> Workspace:
+    """A workspace on a real SQLite file under ``root``."""
+    env = dict(os.environ)
+    env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
+    env.update(WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(root))
+    for key in ("WANDB_SWEEP_ID", "WANDB_RUN_ID", "SWEEPCTL_METRICS_FILE"):
+        env.pop(key, None)
+    url = f"sqlite:///{root / 'store' / 'sweepctl.db'}"
+    env["SWEEPCTL_STORAGE"] = url
+    return Workspace(root, env, url)
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory) -> tuple[Workspace, str]:
+    """A store with one finished sweep (one run), shared by the tests that read results."""
+    ws = workspace(tmp_path_factory.mktemp("done"))
+    ws.file("prog.py", PROG)
+    ws.file("s.yaml", FINISHED)
+    sweep = ws.create("s.yaml")
+    ws.run("agent", sweep)
+    return ws, sweep
+
+
+@pytest.fixture
+def out(done, tmp_path: Path) -> tuple[Workspace, str]:
+    """The finished sweep's store, used from a fresh folder of this test's own."""
+    ws, sweep = done
+    return Workspace(tmp_path, ws.env, ws.url), sweep
+
+
+# -- 1. --out writes only what was named ------------------------------------------------------
+
+
+def test_out_never_follows_a_planted_temp_symlink(out):
+    ws, sweep = out
+    precious = ws.file("precious.txt", "keep\n")
+    (ws.root / "victim.json.tmp").symlink_to(precious)
+    ws.run("export-best", sweep, "--out", "victim.json")
+    assert precious.read_text() == "keep\n"
+    assert json.loads((ws.root / "victim.json").read_text()) == {"lr": 0.1, "tag": "plain"}
+
+
+def test_out_writes_through_a_symlink_and_keeps_it(out):
+    ws, sweep = out
+    real = ws.file("real.json", "old\n")
+    link = ws.root / "link.json"
+    link.symlink_to("real.json")
+    ws.run("export-best", sweep, "--out", "link.json")
+    assert link.is_symlink()
+    assert json.loads(real.read_text())["lr"] == 0.1
+
+
+def test_out_to_a_device_writes_to_it_and_leaves_it_a_device(out):
+    ws, sweep = out
+    ws.run("export-best", sweep, "--out", os.devnull)
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_out_to_a_fifo_writes_into_the_pipe(out):
+    ws, sweep = out
+    fifo = ws.root / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    ws.run("export-best", sweep, "--out", "pipe")
+    reader.join(timeout=60)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert json.loads(got[0]) == {"lr": 0.1, "tag": "plain"}
+
+
+@pytest.mark.parametrize("command", ["export-best", "export", "refine"])
+def test_out_naming_a_folder_is_a_clear_error(out, command):
+    ws, sweep = out
+    (ws.root / "d").mkdir()
+    target = "d/runs.csv" if command == "export" else "d"
+    (ws.root / "d" / "runs.csv").mkdir()
+    proc = ws.run(command, sweep, "--out", target, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "is a folder" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in ws.root.iterdir()) == ["d"]  # no d.tmp left beside it
+    assert sorted(p.name for p in (ws.root / "d").iterdir()) == ["runs.csv"]
+
+
+def test_out_ending_in_a_slash_is_a_clear_error(out):
+    ws, sweep = out
+    proc = ws.run("export-best", sweep, "--out", "newdir/", check=False)
+    assert proc.returncode == 2
+    assert "ends in '/'" in proc.stderr
+    assert not (ws.root / "newdir").exists()
+
+
+def test_out_modes_new_files_as_a_shell_would_and_keeps_an_existing_mode(out):
+    ws, sweep = out
+    umask = os.umask(0)
+    os.umask(umask)
+    ws.run("export-best", sweep, "--out", "new.json")
+    assert stat.S_IMODE(os.stat(ws.root / "new.json").st_mode) == 0o666 & ~umask
+    kept = ws.file("kept.json", "{}")
+    kept.chmod(0o600)
+    ws.run("export-best", sweep, "--out", "kept.json")
+    assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600
+    assert json.loads(kept.read_text())["lr"] == 0.1
