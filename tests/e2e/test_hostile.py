@@ -6,23 +6,46 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .conftest import BIN, Workspace
 
 pytestmark = pytest.mark.slow
 
-FINISHED = """
-name: hostile
+# A finished sweep whose name and values are hostile: a name that would end a YAML comment and
+# start a live key, and a value that a shell would run.
+NASTY_NAME = "exp\ncommand: [touch, INJECTED]\n#"
+NASTY_VALUE = "$(touch PWNED) `touch PWNED2` ';touch PWNED3;' \\"
+CONFIG = {"lr": 0.1, "tag": NASTY_VALUE}
+FINISHED = f"""
+name: {json.dumps(NASTY_NAME)}
+program: prog.py
+method: grid
+metric: {{name: loss, goal: minimize}}
+parameters:
+  lr: {{values: [0.1]}}
+  tag: {{value: {json.dumps(NASTY_VALUE)}}}
+"""
+# Two names that are one shell variable, and a value with a line break.
+COLLIDING = """
 program: prog.py
 method: grid
 metric: {name: loss, goal: minimize}
 parameters:
-  lr: {values: [0.1]}
-  tag: {value: plain}
+  a.b: {value: 1}
+  a_b: {value: 2}
+"""
+MULTILINE = """
+program: prog.py
+method: grid
+metric: {name: loss, goal: minimize}
+parameters:
+  note: {value: "one\\nPATH=/nowhere"}
 """
 
 PROG = """
@@ -44,21 +67,23 @@ def workspace(root: Path) -> Workspace:
 
 
 @pytest.fixture(scope="module")
-def done(tmp_path_factory) -> tuple[Workspace, str]:
-    """A store with one finished sweep (one run), shared by the tests that read results."""
+def done(tmp_path_factory) -> tuple[Workspace, dict[str, str]]:
+    """A store with finished sweeps (one run each), shared by the tests that read results."""
     ws = workspace(tmp_path_factory.mktemp("done"))
     ws.file("prog.py", PROG)
-    ws.file("s.yaml", FINISHED)
-    sweep = ws.create("s.yaml")
-    ws.run("agent", sweep)
-    return ws, sweep
+    sweeps = {}
+    for key, text in {"nasty": FINISHED, "colliding": COLLIDING, "multiline": MULTILINE}.items():
+        ws.file(f"{key}.yaml", text)
+        sweeps[key] = ws.create(f"{key}.yaml")
+        ws.run("agent", sweeps[key])
+    return ws, sweeps
 
 
 @pytest.fixture
 def out(done, tmp_path: Path) -> tuple[Workspace, str]:
     """The finished sweep's store, used from a fresh folder of this test's own."""
-    ws, sweep = done
-    return Workspace(tmp_path, ws.env, ws.url), sweep
+    ws, sweeps = done
+    return Workspace(tmp_path, ws.env, ws.url), sweeps["nasty"]
 
 
 # -- 1. --out writes only what was named ------------------------------------------------------
@@ -70,7 +95,7 @@ def test_out_never_follows_a_planted_temp_symlink(out):
     (ws.root / "victim.json.tmp").symlink_to(precious)
     ws.run("export-best", sweep, "--out", "victim.json")
     assert precious.read_text() == "keep\n"
-    assert json.loads((ws.root / "victim.json").read_text()) == {"lr": 0.1, "tag": "plain"}
+    assert json.loads((ws.root / "victim.json").read_text()) == CONFIG
 
 
 def test_out_writes_through_a_symlink_and_keeps_it(out):
@@ -99,7 +124,7 @@ def test_out_to_a_fifo_writes_into_the_pipe(out):
     ws.run("export-best", sweep, "--out", "pipe")
     reader.join(timeout=60)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
-    assert json.loads(got[0]) == {"lr": 0.1, "tag": "plain"}
+    assert json.loads(got[0]) == CONFIG
 
 
 @pytest.mark.parametrize("command", ["export-best", "export", "refine"])
@@ -134,3 +159,66 @@ def test_out_modes_new_files_as_a_shell_would_and_keeps_an_existing_mode(out):
     ws.run("export-best", sweep, "--out", "kept.json")
     assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600
     assert json.loads(kept.read_text())["lr"] == 0.1
+
+
+# -- 3 and 4. every file written by a serializer for its format --------------------------------
+
+
+def test_refine_keeps_a_hostile_sweep_name_inside_its_comment(out):
+    ws, sweep = out
+    ws.run("refine", sweep, "--out", "refined.yaml")
+    text = (ws.root / "refined.yaml").read_text()
+    refined = yaml.safe_load(text)
+    assert "command" not in refined  # the name did not become a live key
+    assert refined["name"] == NASTY_NAME + "-refined"
+    assert "\\ncommand: [touch, INJECTED]\\n#" in text.splitlines()[0]  # shown, escaped
+    # The refined file is a valid sweep whose runs would not touch anything.
+    assert ws.run("validate", "refined.yaml").returncode == 0
+
+
+def test_env_export_sourced_by_a_shell_runs_nothing_and_reads_back(out):
+    ws, sweep = out
+    ws.run("export-best", sweep, "--out", "best.env")
+    before = set(os.listdir(ws.root))
+    shown = subprocess.run(
+        ["sh", "-c", '. ./best.env && printf "%s\\0%s" "$lr" "$tag"'],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert set(os.listdir(ws.root)) == before  # no PWNED file
+    assert shown.split("\0") == ["0.1", NASTY_VALUE]
+
+
+def test_args_export_read_by_a_shell_gives_the_values_back(out):
+    ws, sweep = out
+    ws.run("export-best", sweep, "--format", "args", "--out", "best.args")
+    before = set(os.listdir(ws.root))
+    shown = subprocess.run(
+        ["sh", "-c", 'eval "set -- $(cat best.args)"; printf "%s\\0" "$@"'],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert set(os.listdir(ws.root)) == before
+    assert shown.split("\0")[:-1] == ["--lr=0.1", f"--tag={NASTY_VALUE}"]
+
+
+def test_env_export_refuses_names_that_collide(done, tmp_path):
+    ws, sweeps = done
+    proc = Workspace(tmp_path, ws.env, ws.url).run(
+        "export-best", sweeps["colliding"], "--format", "env", check=False
+    )
+    assert proc.returncode == 2
+    assert "'a.b' and 'a_b' would both be the variable a_b" in proc.stderr
+
+
+def test_env_export_refuses_a_value_with_a_line_break(done, tmp_path):
+    ws, sweeps = done
+    proc = Workspace(tmp_path, ws.env, ws.url).run(
+        "export-best", sweeps["multiline"], "--format", "env", check=False
+    )
+    assert proc.returncode == 2
+    assert "line break" in proc.stderr and "--format json" in proc.stderr
