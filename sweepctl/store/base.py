@@ -96,6 +96,8 @@ class Store(Database):
 
     def get_sweep(self, ref: str) -> Sweep:
         """A sweep by id, unique id prefix, or name; a clear error otherwise."""
+        if not ref.strip():  # the empty prefix would match every sweep
+            raise UsageError("the sweep reference is empty", hint="give a sweep id or name")
         every = self.sweeps()
         exact = [s for s in every if s.id == ref]
         if exact:

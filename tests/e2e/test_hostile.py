@@ -222,3 +222,35 @@ def test_env_export_refuses_a_value_with_a_line_break(done, tmp_path):
     )
     assert proc.returncode == 2
     assert "line break" in proc.stderr and "--format json" in proc.stderr
+
+
+# -- 6. an empty sweep reference is an error ---------------------------------------------------
+
+EMPTY_REF_COMMANDS = [
+    ("agent", "--count", "1"),
+    ("runs",),
+    ("best",),
+    ("stop", "--cancel"),
+    ("pause",),
+    ("resume",),
+    ("export-best",),
+    ("export", "--out", "runs.csv"),
+    ("refine", "--out", "r.yaml"),
+    ("report", "--no-plots"),
+    ("run-best", "--seeds", "1"),
+    ("sync", "--dry-run"),
+]
+
+
+@pytest.mark.parametrize("ref", ["", "  "])
+def test_an_empty_or_blank_reference_never_matches_the_only_sweep(tmp_path, ref):
+    ws = workspace(tmp_path)
+    ws.file("prog.py", PROG)
+    ws.file("s.yaml", COLLIDING)
+    sweep = ws.create("s.yaml")
+    for command, *rest in EMPTY_REF_COMMANDS:
+        proc = ws.run(command, ref, *rest, check=False)
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        assert "the sweep reference is" in proc.stderr, (command, proc.stderr)
+    assert ws.json("runs", sweep) == []  # no agent ran it
+    assert ws.json("ls")[0]["state"] == "running"  # nobody stopped or paused it
