@@ -21,6 +21,7 @@ from typing import Any
 from sweepctl.agent.process import tail
 from sweepctl.backends.base import Observer
 from sweepctl.duration import format_duration
+from sweepctl.visible import visible
 
 
 def short_config(config: dict[str, Any], width: int = 48) -> str:
@@ -32,7 +33,8 @@ def short_config(config: dict[str, Any], width: int = 48) -> str:
         elif isinstance(value, dict):
             value = "{" + short_config(value, width) + "}"
         parts.append(f"{key}={value}")
-    text = " ".join(parts)
+    # Made visible: a line break in a value must not forge a line of the agent's own.
+    text = visible(" ".join(parts))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -105,9 +107,10 @@ class LogLines(Observer):
             tally.done += 1
             tally.durations.append(outcome.elapsed)
             best = tally.consider(run_id, outcome.metric)
-        name = tally.metric.name if tally.metric else "metric"
+        name = visible(tally.metric.name) if tally.metric else "metric"
         detail = f"{name}={_metric(outcome.metric)}" + (" (best so far)" if best else "")
-        reason = f" ({outcome.reason})" if outcome.reason and outcome.state != "finished" else ""
+        shown = visible(outcome.reason or "")
+        reason = f" ({shown})" if shown and outcome.state != "finished" else ""
         total = f"/{tally.count}" if tally.count else ""
         self._write(
             f"sweepctl: run {run_id} {outcome.state}{reason} in "
@@ -157,9 +160,10 @@ class LiveView(Observer):
         if outcome.state in ("failed", "timeout"):
             from rich.text import Text
 
-            text = Text(f"run {outcome.run.id} {outcome.state} ({outcome.reason})", style="red")
+            reason = visible(outcome.reason or "")
+            text = Text(f"run {outcome.run.id} {outcome.state} ({reason})", style="red")
             for line in tail(outcome.log, 8) if outcome.log else []:
-                text.append("\n  | " + line, style="dim")
+                text.append("\n  | " + visible(line), style="dim")
             self.live.console.print(text)
 
     def close(self) -> None:
@@ -174,10 +178,10 @@ class LiveView(Observer):
         tally = self.tally
         with tally.lock:
             metric = tally.metric
-            name = metric.name if metric else "metric"
+            name = visible(metric.name) if metric else "metric"
             total = f"/{tally.count}" if tally.count else ""
             header = Text()
-            header.append(f"sweep {tally.sweep.label}", style="bold")
+            header.append(f"sweep {visible(tally.sweep.label)}", style="bold")
             header.append(f" · {tally.sweep.method} · ")
             header.append(f"{tally.done}{total} done", style="bold green")
             states = ", ".join(f"{n} {s}" for s, n in sorted(tally.states.items()))
@@ -194,7 +198,7 @@ class LiveView(Observer):
                 best.append("-")
             table = Table(box=None, header_style="bold", pad_edge=False)
             for column in ("run", "worker", "config", name, "steps", "elapsed"):
-                table.add_column(column, overflow="ellipsis", no_wrap=True)
+                table.add_column(Text(column), overflow="ellipsis", no_wrap=True)
             for run_id, active in tally.active.items():
                 table.add_row(
                     Text(run_id),

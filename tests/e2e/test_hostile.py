@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import stat
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -254,3 +257,74 @@ def test_an_empty_or_blank_reference_never_matches_the_only_sweep(tmp_path, ref)
         assert "the sweep reference is" in proc.stderr, (command, proc.stderr)
     assert ws.json("runs", sweep) == []  # no agent ran it
     assert ws.json("ls")[0]["state"] == "running"  # nobody stopped or paused it
+
+
+# -- 5. control characters in user data are shown, never obeyed --------------------------------
+
+ESCAPE_NAME = "e\x1b]0;TITLE\x07\x1b[2Jx"
+FORGED = "a\nsweepctl: run FAKE finished in 1s: loss=0 (best so far) [9/9 done]"
+ESCAPES = f"""
+name: {json.dumps(ESCAPE_NAME)}
+program: prog.py
+method: grid
+metric: {{name: loss, goal: minimize}}
+parameters:
+  v: {{values: [{json.dumps(FORGED)}, {json.dumps("[red]b" + chr(27) + "[31m")}]}}
+"""
+FAILING = """
+import sweepctl, sys
+sweepctl.log({"loss": 1.0})
+print("boom \\x1b]0;pwned\\x07\\x1b[2J")
+sys.exit(1)
+"""
+HOSTILE_SEQUENCES = ("\x1b]0;", "\x07", "\x1b[2J", "\x1b[31m")
+# On a terminal rich styles with SGR sequences of its own (red is \x1b[31m too).
+HOSTILE_ON_TERMINAL = ("\x1b]0;", "\x07", "\x1b[2J")
+
+
+@pytest.fixture(scope="module")
+def escapes(tmp_path_factory) -> tuple[Workspace, str, subprocess.CompletedProcess]:
+    ws = workspace(tmp_path_factory.mktemp("escapes"))
+    ws.file("prog.py", FAILING)
+    ws.file("s.yaml", ESCAPES)
+    sweep = ws.create("s.yaml")
+    return ws, sweep, ws.run("agent", sweep, check=False)
+
+
+def test_agent_lines_in_a_pipe_show_escapes_and_cannot_be_forged(escapes):
+    _, _, agent = escapes
+    assert not any(s in agent.stderr for s in HOSTILE_SEQUENCES), agent.stderr
+    lines = agent.stderr.splitlines()
+    assert not any(line.startswith("sweepctl: run FAKE") for line in lines)
+    assert any("v=a\\nsweepctl: run FAKE" in line for line in lines)
+    # The reason quotes the child's last line, escapes shown.
+    assert "exit code 1: boom \\x1b]0;pwned\\x07\\x1b[2J" in agent.stderr
+
+
+@pytest.mark.parametrize("command", ["ls", "runs", "best"])
+def test_reading_commands_in_a_pipe_show_escapes(escapes, command):
+    ws, sweep, _ = escapes
+    proc = ws.run(command, *([sweep] if command != "ls" else []))
+    assert not any(s in proc.stdout for s in HOSTILE_SEQUENCES), proc.stdout
+    assert "\\x1b" in proc.stdout or "a\\nsweepctl: run FAKE" in proc.stdout
+    assert not any(line.startswith("sweepctl: run FAKE") for line in proc.stdout.splitlines())
+
+
+@pytest.mark.skipif(not shutil.which("script"), reason="util-linux `script` (a pty) is missing")
+@pytest.mark.parametrize("command", ["ls", "runs", "best", "agent"])
+def test_reading_commands_on_a_terminal_show_escapes(escapes, command):
+    ws, sweep, _ = escapes
+    args = [command] + ([sweep] if command != "ls" else [])
+    if command == "agent":  # a fresh run on the live view: the failed runs' output is quoted
+        args = ["agent", ws.create("s.yaml")]
+    line = shlex.join([sys.executable, "-m", "sweepctl", *args])
+    proc = subprocess.run(
+        ["script", "-qec", line, os.devnull],
+        cwd=ws.root,
+        env={**ws.env, "TERM": "xterm", "COLUMNS": "200"},
+        capture_output=True,
+        timeout=120,
+    )
+    shown = proc.stdout.decode(errors="replace")
+    assert "\\x1b" in shown or "a\\nsweepctl: run FAKE" in shown
+    assert not any(s in shown for s in HOSTILE_ON_TERMINAL), shown
