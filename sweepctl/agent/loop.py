@@ -42,6 +42,7 @@ from sweepctl.errors import SweepctlError, UsageError
 from sweepctl.search.bayes import warm_up
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep
+from sweepctl.urls import has_password
 
 POLL = 0.25  # how often a worker looks at its child's metrics, in seconds
 CONTROL_EVERY = 1.0  # how often the agent reads pause/stop/cancel from the store
@@ -108,6 +109,10 @@ def child_environment(
     # A local sweep is unknown to W&B's server: with WANDB_SWEEP_ID set, an online
     # wandb.init() would ask the server for it.
     env.pop("WANDB_SWEEP_ID", None)
+    # A store URL with a password stays out of the children's environment (any process of the
+    # same user reads it in /proc/<pid>/environ); a child needs only its files.
+    if has_password(env.get("SWEEPCTL_STORAGE", "")):
+        del env["SWEEPCTL_STORAGE"]
     for key, value in (("WANDB_PROJECT", spec.project), ("WANDB_ENTITY", spec.entity)):
         if value and key not in env:
             env[key] = value

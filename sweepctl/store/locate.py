@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import sqlalchemy as sa
 
 from sweepctl.errors import UsageError
+from sweepctl.spec.suggest import closest
+from sweepctl.urls import redact
 
 STORE_DIR = ".sweepctl"
 STORE_FILE = "sweepctl.db"
@@ -36,7 +41,7 @@ def resolve_url(storage: str | None, *, create: bool = False) -> str:
             found = Path.cwd() / STORE_DIR / STORE_FILE
         return f"sqlite:///{found}"
     if storage.startswith(("postgres://", "postgresql://")):
-        return "postgresql+psycopg://" + storage.split("://", 1)[1]
+        return postgres_url(storage)
     if "://" not in storage:
         storage = f"sqlite:///{Path(storage).resolve()}"
     if storage.startswith("sqlite:///") and not create:
@@ -47,3 +52,91 @@ def resolve_url(storage: str | None, *, create: bool = False) -> str:
                 hint="check --storage / SWEEPCTL_STORAGE, or create a sweep there first",
             )
     return storage
+
+
+# libpq's connection keywords, the options a postgresql:// URL may carry.
+LIBPQ_OPTIONS = frozenset(
+    [
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "passfile",
+        "require_auth",
+        "channel_binding",
+        "connect_timeout",
+        "client_encoding",
+        "options",
+        "application_name",
+        "fallback_application_name",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "replication",
+        "gssencmode",
+        "sslmode",
+        "requiressl",
+        "sslcompression",
+        "sslcert",
+        "sslkey",
+        "sslpassword",
+        "sslcertmode",
+        "sslrootcert",
+        "sslcrl",
+        "sslcrldir",
+        "sslsni",
+        "sslnegotiation",
+        "requirepeer",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "krbsrvname",
+        "gsslib",
+        "gssdelegation",
+        "service",
+        "target_session_attrs",
+        "load_balance_hosts",
+    ]
+)
+
+
+def postgres_url(storage: str) -> str:
+    """The SQLAlchemy URL for a ``postgresql://`` storage URL, split as ``urllib.parse`` splits
+    it (the same split :func:`sweepctl.urls.redact` hides the password by); a port that is not
+    a number or an option libpq does not know is a usage error."""
+    shown = redact(storage)
+    hint = "postgresql://user:password@host:5432/database"
+    try:
+        parts = urlsplit(storage)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the storage URL {shown}: {exc}", hint=hint) from None
+    try:
+        port = parts.port
+    except ValueError:
+        raise UsageError(
+            f"the port in the storage URL {shown} is not a number (or not 0-65535)", hint=hint
+        ) from None
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    options = parse_qsl(parts.query, keep_blank_values=True)
+    for key, _ in options:
+        if key not in LIBPQ_OPTIONS:
+            near = closest(key, sorted(LIBPQ_OPTIONS))
+            raise UsageError(
+                f"the storage URL {shown} has an option PostgreSQL does not know: {key!r}",
+                hint=(f"did you mean {near!r}? " if near else "")
+                + "options are libpq's connection keywords (sslmode, options, ...)",
+            )
+    url = sa.engine.URL.create(
+        "postgresql+psycopg",
+        username=unquote(user) if at and user else None,
+        password=unquote(password) if at and colon else None,
+        host=parts.hostname,
+        port=port,
+        database=unquote(parts.path.lstrip("/")) or None,
+        query=dict(options),
+    )
+    return url.render_as_string(hide_password=False)

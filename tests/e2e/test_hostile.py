@@ -328,3 +328,52 @@ def test_reading_commands_on_a_terminal_show_escapes(escapes, command):
     shown = proc.stdout.decode(errors="replace")
     assert "\\x1b" in shown or "a\\nsweepctl: run FAKE" in shown
     assert not any(s in shown for s in HOSTILE_ON_TERMINAL), shown
+
+
+# -- 13. passwords -----------------------------------------------------------------------------
+
+ENV_PROGRAM = """
+import json, os
+import sweepctl
+sweepctl.log({"loss": 1.0})
+with open("child-env.json", "w") as fh:
+    json.dump(dict(os.environ), fh)
+"""
+
+
+@pytest.mark.parametrize(
+    "ws", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+@pytest.mark.parametrize(
+    "userinfo", [":S3cretPW", "{user}:p@ssS3cretPW"], ids=["no-user", "at-in-password"]
+)
+def test_a_storage_password_is_never_shown_nor_given_to_children(ws, userinfo):
+    base_user = ws.url.split("://", 1)[1].split("@", 1)[0]
+    secret_url = ws.url.replace(f"{base_user}@", userinfo.format(user=base_user) + "@", 1)
+    env = {**ws.env, "SWEEPCTL_STORAGE": secret_url}
+    ws.file("prog.py", ENV_PROGRAM)
+    ws.file("s.yaml", COLLIDING)
+    created = ws.run("create", "s.yaml", "--storage", secret_url, env=env)
+    shown = created.stdout + created.stderr
+    assert "S3cretPW" not in shown and ":***@" in shown, shown
+    sweep = created.stdout.split("created sweep ")[1].split()[0]
+    agent = ws.run("agent", sweep, env=env)
+    assert "S3cretPW" not in agent.stdout + agent.stderr
+    child = json.loads((ws.root / "child-env.json").read_text())
+    assert "SWEEPCTL_STORAGE" not in child
+    assert not [k for k, v in child.items() if "S3cretPW" in v]
+    assert [r["state"] for r in ws.json("runs", sweep)] == ["finished"]
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql://me@127.0.0.1:abc/test", "is not a number"),
+        ("postgresql://me@127.0.0.1:5432/test?sslmod=disable", "did you mean 'sslmode'"),
+        ("postgresql://me@127.0.0.1:5432/test?bogus=1", "option PostgreSQL does not know"),
+    ],
+)
+def test_a_bad_storage_url_is_one_line_exit_2(tmp_path, url, said):
+    proc = workspace(tmp_path).run("ls", "--storage", url, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert said in proc.stderr and "Traceback" not in proc.stderr
