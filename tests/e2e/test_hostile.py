@@ -377,3 +377,24 @@ def test_a_bad_storage_url_is_one_line_exit_2(tmp_path, url, said):
     proc = workspace(tmp_path).run("ls", "--storage", url, check=False)
     assert proc.returncode == 2, proc.stderr
     assert said in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- 14. ${envvar:NAME} lands in argv ----------------------------------------------------------
+
+
+def test_validate_warns_that_an_envvar_macro_lands_in_argv(tmp_path):
+    ws = workspace(tmp_path)
+    ws.file(
+        "s.yaml",
+        """
+        program: prog.py
+        method: grid
+        command: [python, prog.py, "--token=${envvar:API_TOKEN}", "${args}"]
+        parameters:
+          x: {values: [1]}
+        """,
+    )
+    proc = ws.run("validate", "s.yaml")
+    assert "s.yaml:3: warning: command[2]: ${envvar:API_TOKEN} puts the value of" in proc.stderr
+    assert "`ps`" in proc.stderr and "os.environ['API_TOKEN']" in proc.stderr
+    assert ws.run("validate", "--strict", "s.yaml", check=False).returncode == 2
