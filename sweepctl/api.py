@@ -40,7 +40,7 @@ from sweepctl.results import export
 from sweepctl.results import refine as refining
 from sweepctl.search.grid import grid_configs, grid_points
 from sweepctl.spec import inspect_file
-from sweepctl.spec.checks import did_you_mean
+from sweepctl.spec.checks import did_you_mean, label_problem
 from sweepctl.urls import redact
 
 # -- validate ------------------------------------------------------------------------------
@@ -82,6 +82,8 @@ def create(
     else:
         for key, value in (("name", name), ("project", project), ("entity", entity)):
             if value is not None:
+                if label_problem(value):
+                    raise UsageError(f"--{key} {label_problem(value)}")
                 config[key] = value
     backend = factory.for_controller(
         controller, storage=storage, create=True, entity=entity, project=project
@@ -107,6 +109,9 @@ def create(
 
 
 # -- agent ---------------------------------------------------------------------------------
+
+# Each worker is a thread and a child process; more than this is a typo, not a machine.
+MAX_WORKERS = 1024
 
 
 def agent(
@@ -134,6 +139,8 @@ def agent(
         raise UsageError("--count must be at least 1")
     if workers < 1:
         raise UsageError("--workers must be at least 1")
+    if workers > MAX_WORKERS:  # each is a thread and a child process
+        raise UsageError(f"--workers is at most {MAX_WORKERS}, found {workers}")
     backend = factory.open_backend(ref, storage)
     options = AgentOptions(
         count=count,

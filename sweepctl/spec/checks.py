@@ -60,7 +60,27 @@ def check_document(doc: Document) -> list[Problem]:
     check_command(found, data)
     _check_options(found, data)
     _check_templated(found, data)
+    for key in LABELS:
+        problem = label_problem(data.get(key))
+        if problem:
+            found.error((key,), f"{key} {problem}", hint=f"at most {LABEL_MAX} characters, no NUL")
     return found.in_line_order()
+
+
+# The sweep's labels, stored in columns of this size.
+LABELS = ("name", "project", "entity")
+LABEL_MAX = 255
+
+
+def label_problem(value: Any) -> str | None:
+    """What is wrong with a sweep's name, project or entity for the store, or None."""
+    if not isinstance(value, str):
+        return None  # the schema says what type it must be
+    if len(value) > LABEL_MAX:
+        return f"is {len(value)} characters long; at most {LABEL_MAX} are stored"
+    if "\0" in value:
+        return "contains a NUL character, which no store can hold"
+    return None
 
 
 def _not_a_sweep(found: Findings, data: dict) -> bool:

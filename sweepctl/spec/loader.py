@@ -11,7 +11,9 @@ JSON files are read with :mod:`json`; their lines come from the same YAML pass w
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +122,37 @@ def _read_text(path: Path) -> str:
         raise UsageError(f"cannot read: {exc.strerror or exc}", path=shown) from None
 
 
+# A sweep file is a page of YAML; this bounds what a mistaken path (a log, a dataset) costs.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _read_regular(path: Path, shown: str) -> bytes:
+    """The bytes of a regular file, at most MAX_FILE_BYTES. Opened without blocking and checked
+    with fstat first, so a FIFO or a device (a link to /dev/zero) is refused, never waited on
+    or read without end."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(
+                "not a regular file (a pipe, a device or a socket)",
+                path=shown,
+                hint="a sweep file is YAML or JSON text in a file",
+            )
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise UsageError(
+                f"the file is over {MAX_FILE_BYTES} bytes, too large for a sweep file",
+                path=shown,
+                hint="is this the sweep file? (a list of values that long belongs in the "
+                "program's data, not in the sweep)",
+            )
+        return raw
+    finally:
+        os.close(fd)
+
+
 def _read_checked(path: Path, shown: str) -> str:
     if not path.exists():
         raise UsageError(
@@ -131,7 +164,7 @@ def _read_checked(path: Path, shown: str) -> str:
             path=shown,
             hint=f"give the files inside it, e.g. `{shown.rstrip('/')}/*.yaml`",
         )
-    raw = path.read_bytes()
+    raw = _read_regular(path, shown)
     if b"\x00" in raw:
         raise UsageError(
             "not a text file (it contains binary data)",

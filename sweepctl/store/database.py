@@ -113,13 +113,17 @@ class Database:
         """Create the tables on first use; refuse a store written by a newer sweepctl."""
         try:
             with self.engine.connect() as conn:
-                version = int(
-                    conn.execute(
-                        sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
-                    ).scalar_one()
-                )
+                stored = conn.execute(
+                    sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+                ).scalar_one()
         except (sa.exc.ProgrammingError, sa.exc.OperationalError, sa.exc.NoResultFound):
-            version = None  # no tables yet, or the server is down: `setup` will tell which
+            stored = None  # no tables yet, or the server is down: `setup` will tell which
+        except sa.exc.DatabaseError as exc:  # SQLite: "file is not a database"
+            raise UsageError(
+                f"{redact(self.url)} is not a sweepctl store: {exc.orig}",
+                hint="point --storage / SWEEPCTL_STORAGE at a sweepctl store, or at a new file",
+            ) from None
+        version = self._version(stored) if stored is not None else None
         if version is not None:
             if version > t.SCHEMA_VERSION:
                 raise UsageError(
@@ -142,6 +146,16 @@ class Database:
                 )
 
         self.write(setup)
+
+    def _version(self, stored: Any) -> int:
+        try:
+            return int(stored)
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"the store {redact(self.url)} records the schema version {stored!r}, "
+                "which is not a number",
+                hint="the store was edited outside sweepctl or is damaged; restore it from a copy",
+            ) from None
 
     def _migrate(self, version: int) -> None:
         """Upgrade an older store in place, one version at a time; nothing is dropped."""

@@ -398,3 +398,85 @@ def test_validate_warns_that_an_envvar_macro_lands_in_argv(tmp_path):
     assert "s.yaml:3: warning: command[2]: ${envvar:API_TOKEN} puts the value of" in proc.stderr
     assert "`ps`" in proc.stderr and "os.environ['API_TOKEN']" in proc.stderr
     assert ws.run("validate", "--strict", "s.yaml", check=False).returncode == 2
+
+
+# -- 12. one-line errors, not crashes -----------------------------------------------------------
+
+
+def _no_crash(proc: subprocess.CompletedProcess, said: str) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert said in proc.stderr, proc.stderr
+    assert "unexpectedly" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("content", [os.urandom(4096), b"hello, this is text\n" * 50])
+def test_a_store_file_that_is_not_a_database_is_one_line(tmp_path, content):
+    ws = workspace(tmp_path)
+    (tmp_path / "junk.db").write_bytes(content)
+    _no_crash(ws.run("ls", "--storage", "junk.db", check=False), "is not a sweepctl store")
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("update sweepctl_meta set value = 'two'", "schema version 'two', which is not a number"),
+        ("update sweepctl_sweeps set spec = '{not json'", "is not JSON"),
+        ("update sweepctl_sweeps set spec = '[1, 2]'", "is not a JSON dict"),
+        ("update sweepctl_runs set config = 'nope'", "the config of run"),
+    ],
+)
+def test_a_damaged_store_is_one_line(done, tmp_path, damage, said):
+    import sqlite3
+
+    ws, sweeps = done
+    copy = tmp_path / "copy.db"
+    source = sqlite3.connect(ws.url.removeprefix("sqlite:///"))
+    target = sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    target.execute(damage)
+    target.commit()
+    target.close()
+    local = Workspace(tmp_path, {**ws.env, "SWEEPCTL_STORAGE": str(copy)}, f"sqlite:///{copy}")
+    command = ["runs", sweeps["nasty"]] if "runs" in damage else ["ls"]
+    _no_crash(local.run(*command, check=False), said)
+
+
+@pytest.mark.parametrize(
+    "ws", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_names_too_long_or_with_nul_are_refused_before_storing(ws):
+    ws.file("s.yaml", COLLIDING)
+    _no_crash(ws.run("create", "s.yaml", "--name", "n" * 300, check=False), "--name is 300")
+    _no_crash(ws.run("create", "s.yaml", "--project", "p" * 256, check=False), "at most 255")
+    ws.file("nul.yaml", 'name: "a\\0b"\n' + COLLIDING)
+    _no_crash(ws.run("create", "nul.yaml", check=False), "name contains a NUL character")
+    ws.run("create", "s.yaml", "--name", "n" * 255, "--project", "p" * 255)
+    assert [s["name"] for s in ws.json("ls")] == ["n" * 255]  # only the one that fits
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo"])
+@pytest.mark.parametrize("command", ["validate", "create"])
+def test_a_sweep_file_that_is_a_device_or_a_fifo_is_refused_at_once(tmp_path, kind, command):
+    ws = workspace(tmp_path)
+    path = tmp_path / "s.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    _no_crash(ws.run(command, "s.yaml", check=False, timeout=60), "not a regular file")
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (["--workers", "100000000"], "--workers is at most 1024"),
+        (["--timeout", "nan"], "must be a finite duration"),
+        (["--timeout", "1e400"], "must be a finite duration"),
+        (["--idle-exit", "inf"], "must be a finite duration"),
+    ],
+)
+def test_absurd_agent_options_are_one_line(done, tmp_path, option, said):
+    ws, sweeps = done
+    local = Workspace(tmp_path, ws.env, ws.url)
+    _no_crash(local.run("agent", sweeps["nasty"], *option, check=False, timeout=60), said)
