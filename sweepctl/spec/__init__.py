@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sweepctl.errors import InvalidSweepError, Problem, SweepctlError
 from sweepctl.spec.checks import check_document
+from sweepctl.spec.limits import grid_problem, limits, raise_hint
 from sweepctl.spec.loader import load_document
 from sweepctl.spec.model import Metric, Param, SweepSpec, build_spec
 
@@ -54,7 +55,23 @@ def inspect_file(path: str | Path) -> FileReport:
     problems = check_document(doc)
     report = FileReport(source, problems, lines=doc.lines)
     if report.valid:
-        report.spec = build_spec(doc.data, source=source)
+        spec = build_spec(doc.data, source=source)
+        too_big = grid_problem(spec.params, limits().grid) if spec.method == "grid" else None
+        if too_big is None:
+            report.spec = spec
+        else:
+            param, message = too_big
+            where = ("parameters", *[p for name in param.path for p in (name, "parameters")][:-1])
+            report.problems.append(
+                Problem(
+                    "error",
+                    message + f"; at most {limits().grid} are allowed",
+                    line=doc.line_of(where),
+                    path=".".join(map(str, where)),
+                    hint="use method: random or bayes for a range this wide, or "
+                    + raise_hint("grid"),
+                )
+            )
     return report
 
 

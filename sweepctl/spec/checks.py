@@ -17,6 +17,7 @@ from sweepctl.errors import Problem, UsageError
 from sweepctl.spec.command import MACROS, check_command
 from sweepctl.spec.early_terminate import bands
 from sweepctl.spec.findings import Findings
+from sweepctl.spec.limits import limits, long_values_lists, raise_hint
 from sweepctl.spec.loader import Document, KeyPath
 from sweepctl.spec.params import DEPRECATED, GRID_DISTRIBUTIONS, check_parameters
 from sweepctl.spec.schema import missing_hint, report_errors, schema
@@ -44,6 +45,17 @@ def check_document(doc: Document) -> list[Problem]:
     data = doc.data
     if _not_a_sweep(found, data):
         return found.in_line_order()
+    # A million values would take the schema and the checks minutes: refuse it first.
+    most = limits().values
+    too_long = long_values_lists(data.get("parameters"), ("parameters",), most)
+    for path in too_long:
+        found.error(
+            path,
+            f"{len(lookup_path(data, path))} values; a parameter lists at most {most}",
+            hint=raise_hint("values"),
+        )
+    if too_long:
+        return found.in_line_order()
     # Parameters get their own shape-by-shape check; skip the schema's anyOf noise there.
     params_checked = isinstance(data.get("parameters"), dict)
     report_errors(found, data, skip=("parameters",) if params_checked else None)
@@ -70,6 +82,12 @@ def check_document(doc: Document) -> list[Problem]:
 # The sweep's labels, stored in columns of this size.
 LABELS = ("name", "project", "entity")
 LABEL_MAX = 255
+
+
+def lookup_path(data: Any, path: KeyPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 def label_problem(value: Any) -> str | None:

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from sweepctl.errors import Problem, UsageError
+from sweepctl.spec.limits import LimitError, limits, raise_hint
 
 KeyPath = tuple[Any, ...]
 
@@ -56,7 +57,37 @@ class Document:
 
 
 class _SweepLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading scientific notation as floats."""
+    """PyYAML's safe loader, reading scientific notation as floats, and counting nodes as it
+    composes them (aliases expanded) so an alias bomb or a huge list stops the parse early."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.node_limit = limits().nodes
+        self._sizes: dict[int, int] = {}  # node -> its size with aliases expanded
+        self._nodes: list[yaml.Node] = []  # keeps the nodes alive while their ids are keys
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        node = super().compose_node(parent, index)
+        if id(node) in self._sizes:  # an alias: the node it names was counted already
+            return node
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        # A child still being composed (a recursive alias) counts once.
+        size = 1 + sum(self._sizes.get(id(c), 1) for c in children)
+        self._sizes[id(node)] = size
+        self._nodes.append(node)
+        if size > self.node_limit or len(self._sizes) > self.node_limit:
+            raise LimitError(
+                f"the file holds over {self.node_limit} values, keys and lists "
+                "(YAML aliases expanded)",
+                line=node.start_mark.line + 1,
+                hint=raise_hint("nodes"),
+            )
+        return node
 
 
 def _sci_float(node: yaml.ScalarNode) -> float | None:
@@ -322,6 +353,9 @@ def _load_yaml(text: str, shown: str) -> tuple[Any, Document]:
         ) from None
     except RecursionError:
         raise UsageError(f"the file nests deeper than {MAX_DEPTH} levels", path=shown) from None
+    except LimitError as exc:
+        exc.path = shown
+        raise
     finally:
         if loader is not None:
             loader.dispose()
@@ -355,6 +389,8 @@ def load_document(path: str | Path) -> Document:
         _check_depth(data, shown)
         try:
             _, doc = _load_yaml(text, shown)
+        except LimitError:
+            raise
         except UsageError:
             doc = Document(data=None, source=shown, lines={(): 1})
         doc.data = data

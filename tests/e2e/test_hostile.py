@@ -480,3 +480,65 @@ def test_absurd_agent_options_are_one_line(done, tmp_path, option, said):
     ws, sweeps = done
     local = Workspace(tmp_path, ws.env, ws.url)
     _no_crash(local.run("agent", sweeps["nasty"], *option, check=False, timeout=60), said)
+
+
+# -- 11. limits on what one file may ask for ---------------------------------------------------
+
+
+def _alias_bomb(depth: int) -> str:
+    lines = ["program: prog.py", "method: grid", "parameters:", "  x:", "    values:"]
+    lines.append("      - &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]")
+    lines += [f"      - &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, depth)]
+    return "\n".join(lines) + "\n"
+
+
+def _values(count: int) -> str:
+    listed = ", ".join(str(i) for i in range(count))
+    return f"program: prog.py\nmethod: random\nparameters:\n  x:\n    values: [{listed}]\n"
+
+
+LIMITED = {
+    "alias-bomb": (_alias_bomb(7), "holds over 50000 values, keys and lists", "SWEEPCTL_MAX_NODES"),
+    "int-axis": (
+        "program: prog.py\nmethod: grid\nparameters:\n"
+        "  x: {distribution: int_uniform, min: 0, max: 1000000000000}\n",
+        "would enumerate 1000000000001 values of 'x'",
+        "SWEEPCTL_MAX_GRID",
+    ),
+    "q-axis": (
+        "program: prog.py\nmethod: grid\nparameters:\n"
+        "  x: {distribution: q_uniform, min: 0.0, max: 1.0, q: 1.0e-12}\n",
+        "would enumerate",
+        "SWEEPCTL_MAX_GRID",
+    ),
+    "product": (
+        "program: prog.py\nmethod: grid\nparameters:\n"
+        + "".join(f"  p{i}: {{distribution: int_uniform, min: 1, max: 100}}\n" for i in range(4)),
+        "the grid has over 1000000 points (at 'p3')",
+        "SWEEPCTL_MAX_GRID",
+    ),
+    "values": (
+        _values(20_000),
+        "20000 values; a parameter lists at most 10000",
+        "SWEEPCTL_MAX_VALUES",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LIMITED))
+def test_a_file_over_a_limit_is_refused_with_how_to_raise_it(tmp_path, case):
+    text, said, variable = LIMITED[case]
+    ws = workspace(tmp_path)
+    ws.file("s.yaml", text)
+    for command in ("validate", "create"):
+        proc = ws.run(command, "s.yaml", check=False, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert said in proc.stderr and variable in proc.stderr, proc.stderr
+    assert not (tmp_path / "store" / "sweepctl.db").exists()  # nothing was stored
+
+
+def test_a_limit_raised_from_the_environment_lets_the_file_through(tmp_path):
+    ws = workspace(tmp_path)
+    ws.file("s.yaml", _values(20_000))
+    raised = {**ws.env, "SWEEPCTL_MAX_VALUES": "20000"}
+    assert ws.run("validate", "s.yaml", env=raised).returncode == 0
