@@ -38,7 +38,7 @@ from sweepctl.backends.local.controller import (
     next_run,
     settle,
 )
-from sweepctl.errors import SweepctlError, UsageError
+from sweepctl.errors import StoreGoneError, SweepctlError, UsageError
 from sweepctl.search.bayes import warm_up
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep
@@ -176,6 +176,7 @@ class Agent:
         self._interrupt = threading.Event()  # first Ctrl-C / SIGTERM
         self._interrupt_state = ("killed", "the agent was interrupted")
         self._kill_now = threading.Event()  # second Ctrl-C
+        self._gone: StoreGoneError | None = None  # the store was deleted under us
         self._canceled = threading.Event()
         self._started_at = time.monotonic()
         self._failures = 0
@@ -235,14 +236,29 @@ class Agent:
         finally:
             restore_signals(previous)
             self._guarded(lambda: self.store.end_agent(self.agent_id))
+        if self._gone is not None:
+            raise self._gone
         return self.report
 
     def _guarded(self, action: Callable[[], Any]) -> None:
         """Run a store call of the main loop; a store that is away is said once, not fatal."""
         try:
             action()
+        except StoreGoneError as exc:
+            self._store_gone(exc)
         except SweepctlError as exc:
             self.say(f"store unreachable, runs keep going: {exc.message}")
+
+    def _store_gone(self, exc: StoreGoneError) -> None:
+        """The store was deleted: stop the runs (nothing can record them) and fail the agent."""
+        with self._lock:
+            if self._gone is not None:
+                return
+            self._gone = exc
+        self.say(f"stopping: {exc.message}")
+        self._interrupt_state = ("killed", "the store was deleted")
+        self._no_more.set()
+        self._interrupt.set()
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self._interrupt.is_set():
@@ -444,6 +460,9 @@ class Agent:
         while True:
             try:
                 write()
+                return
+            except StoreGoneError as exc:  # it will not come back: give up the write
+                self._store_gone(exc)
                 return
             except SweepctlError as exc:
                 if self._kill_now.is_set():

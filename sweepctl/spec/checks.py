@@ -196,6 +196,9 @@ def _warn_launch_keys(found: Findings, data: dict) -> None:
             found.warning((key,), f"`{key}` is for W&B Launch; sweepctl ignores it")
 
 
+MIN_HEARTBEAT_TIMEOUT = 2.0
+
+
 def _check_options(found: Findings, data: dict) -> None:
     """The `sweepctl:` block's durations must be readable ones."""
     options = data.get("sweepctl")
@@ -205,9 +208,19 @@ def _check_options(found: Findings, data: dict) -> None:
         value = options.get(key)
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             try:
-                parse_duration(value, what=f"sweepctl.{key}")
+                seconds = parse_duration(value, what=f"sweepctl.{key}")
             except UsageError as exc:
                 found.error(("sweepctl", key), exc.message, hint=exc.hint)
+                continue
+            if key == "heartbeat_timeout" and seconds < MIN_HEARTBEAT_TIMEOUT:
+                # Agents beat every third of it; shorter, a busy store or a slow machine makes
+                # live runs look crashed, and their points run again.
+                found.error(
+                    ("sweepctl", key),
+                    f"sweepctl.heartbeat_timeout must be at least {MIN_HEARTBEAT_TIMEOUT:g}s, "
+                    f"found {value!r}",
+                    hint="the default, 60s, suits most sweeps",
+                )
 
 
 def _check_templated(found: Findings, data: dict) -> None:

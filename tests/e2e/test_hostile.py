@@ -542,3 +542,63 @@ def test_a_limit_raised_from_the_environment_lets_the_file_through(tmp_path):
     ws.file("s.yaml", _values(20_000))
     raised = {**ws.env, "SWEEPCTL_MAX_VALUES": "20000"}
     assert ws.run("validate", "s.yaml", env=raised).returncode == 0
+
+
+# -- 16. smaller ones ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("block", "said"),
+    [
+        ("parameters:\n  x: {min: -.inf, max: .inf}\n", "x.min: min must be a finite number"),
+        ("parameters:\n  x: {distribution: normal, mu: 0, sigma: .nan}\n", "finite number"),
+        (
+            f"parameters:\n  x: {{distribution: int_uniform, min: 0, max: {'9' * 350}}}\n",
+            "max is too large for a number (350 digits)",
+        ),
+        (
+            "sweepctl: {heartbeat_timeout: 0.001}\nparameters:\n  x: {values: [1]}\n",
+            "heartbeat_timeout must be at least 2s",
+        ),
+    ],
+)
+def test_absurd_numbers_are_refused_by_validate(tmp_path, block, said):
+    ws = workspace(tmp_path)
+    ws.file("s.yaml", "program: prog.py\nmethod: random\n" + block)
+    proc = ws.run("validate", "s.yaml", check=False)
+    assert proc.returncode == 2 and said in proc.stderr, proc.stderr
+
+
+SLOW = """
+import sys, time
+import sweepctl
+print("started", flush=True)
+for i in range(60):
+    sweepctl.log({"loss": 1.0})
+    time.sleep(0.5)
+"""
+
+
+def test_deleting_the_store_under_an_agent_fails_it_with_one_line(tmp_path):
+    ws = workspace(tmp_path)
+    ws.file("prog.py", SLOW)
+    ws.file(
+        "s.yaml",
+        """
+        program: prog.py
+        method: grid
+        metric: {name: loss, goal: minimize}
+        parameters:
+          x: {values: [1, 2, 3]}
+        """,
+    )
+    sweep = ws.create("s.yaml")
+    agent = ws.popen("agent", sweep)
+    assert agent.stdout.readline().strip() == "started"  # the first run's child is running
+    for path in (tmp_path / "store").glob("sweepctl.db*"):
+        path.unlink()
+    _, err = agent.communicate(timeout=120)
+    assert agent.returncode == 1, err
+    assert "error: the store" in err and "was deleted or replaced" in err
+    assert "Traceback" not in err
+    assert err.count(" started: ") == 1  # no second run was started into nowhere
