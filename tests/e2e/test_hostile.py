@@ -602,3 +602,47 @@ def test_deleting_the_store_under_an_agent_fails_it_with_one_line(tmp_path):
     assert "error: the store" in err and "was deleted or replaced" in err
     assert "Traceback" not in err
     assert err.count(" started: ") == 1  # no second run was started into nowhere
+
+
+# -- 9. the metrics file is the child's: read without trusting it --------------------------------
+
+SWAPS_METRICS = """
+import os, sys, time
+import sweepctl
+sweepctl.log({"loss": 1.0})
+path = os.environ["SWEEPCTL_METRICS_FILE"]
+time.sleep(0.5)  # the agent has read the first line
+os.remove(path)
+kind = sys.argv[1].split("=", 1)[1]
+if kind == "fifo":
+    os.mkfifo(path)
+elif kind == "zero":
+    os.symlink("/dev/zero", path)
+else:
+    with open(path, "wb") as fh:  # one line of 8 MB, no newline, then a good line
+        fh.write(b"x" * 8_000_000 + b"\\n" + b'{"loss": 0.5}\\n')
+time.sleep(1.5)
+"""
+
+
+def test_a_metrics_file_swapped_for_a_fifo_a_device_or_a_huge_line_never_hangs(tmp_path):
+    ws = workspace(tmp_path)
+    ws.file("prog.py", SWAPS_METRICS)
+    ws.file(
+        "s.yaml",
+        """
+        program: prog.py
+        method: grid
+        metric: {name: loss, goal: minimize}
+        parameters:
+          kind: {values: [fifo, zero, long]}
+        """,
+    )
+    sweep = ws.create("s.yaml")
+    ws.run("agent", sweep, "--workers", "3", timeout=120)
+    runs = {r["config"]["kind"]: r for r in ws.json("runs", sweep)}
+    assert {k: r["state"] for k, r in runs.items()} == dict.fromkeys(
+        ("fifo", "zero", "long"), "finished"
+    )
+    assert runs["fifo"]["metric"] == 1.0 and runs["zero"]["metric"] == 1.0
+    assert runs["long"]["metric"] == 0.5  # the line after the overlong one still counts
