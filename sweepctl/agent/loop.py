@@ -8,6 +8,7 @@ them as killed, a second one kills them at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -176,7 +177,7 @@ class Agent:
         self._interrupt = threading.Event()  # first Ctrl-C / SIGTERM
         self._interrupt_state = ("killed", "the agent was interrupted")
         self._kill_now = threading.Event()  # second Ctrl-C
-        self._gone: StoreGoneError | None = None  # the store was deleted under us
+        self._fatal: SweepctlError | None = None  # ends the agent: store deleted, ...
         self._canceled = threading.Event()
         self._started_at = time.monotonic()
         self._failures = 0
@@ -236,8 +237,8 @@ class Agent:
         finally:
             restore_signals(previous)
             self._guarded(lambda: self.store.end_agent(self.agent_id))
-        if self._gone is not None:
-            raise self._gone
+        if self._fatal is not None:
+            raise self._fatal
         return self.report
 
     def _guarded(self, action: Callable[[], Any]) -> None:
@@ -252,13 +253,29 @@ class Agent:
     def _store_gone(self, exc: StoreGoneError) -> None:
         """The store was deleted: stop the runs (nothing can record them) and fail the agent."""
         with self._lock:
-            if self._gone is not None:
+            if self._fatal is not None:
                 return
-            self._gone = exc
+            self._fatal = exc
         self.say(f"stopping: {exc.message}")
         self._interrupt_state = ("killed", "the store was deleted")
         self._no_more.set()
         self._interrupt.set()
+
+    def _worker_failed(self, run: Run, exc: Exception) -> Outcome:
+        """sweepctl itself could not run ``run`` (a full disk, a file where a folder goes, a
+        bug): the run ends failed with the reason, no more runs start, the agent fails."""
+        reason = f"sweepctl could not run it: {type(exc).__name__}: {exc}"
+        with contextlib.suppress(Exception):
+            self.store.finish_run(run.id, "failed", exit_code=None, reason=reason)
+        with self._lock:
+            if self._fatal is None:
+                self._fatal = SweepctlError(f"run {run.id} failed in sweepctl: {exc}")
+        self.say(f"run {run.id} failed: {reason}; starting no more runs")
+        self._no_more.set()
+        outcome = Outcome(run, "failed", None, reason, 0.0, None)
+        with contextlib.suppress(Exception):
+            self.observer.ended(outcome)
+        return outcome
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self._interrupt.is_set():
@@ -315,7 +332,11 @@ class Agent:
                 waiting_since = None
                 with self._lock:
                     self.report.started += 1
-                self._after(self._execute(value, index))
+                try:
+                    outcome = self._execute(value, index)
+                except Exception as exc:  # never a dead thread and a run left "running"
+                    outcome = self._worker_failed(value, exc)
+                self._after(outcome)
                 continue
             self._release()
             if action == WAIT:
@@ -389,8 +410,8 @@ class Agent:
             echo = lambda chunk: self.echo(run.id, chunk)  # noqa: E731
         try:
             child = Child(argv, env=env, cwd=self.cwd, log_path=files.log, echo=echo)
-        except OSError as exc:
-            reason = f"could not start {argv[0]!r}: {exc.strerror or exc}"
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the command line
+            reason = f"could not start {argv[0]!r}: {getattr(exc, 'strerror', None) or exc}"
             self.store.finish_run(run.id, "failed", exit_code=None, reason=reason)
             return Outcome(run, "failed", None, reason, 0.0, files.log)
         with self._lock:

@@ -286,6 +286,8 @@ class Store(Database):
         the late ending is added to its reason instead, so no grid point ends twice.
         """
         now = time.time()
+        if reason is not None:  # PostgreSQL text cannot hold NUL (a child's last line can)
+            reason = reason.replace("\0", "\\x00")
 
         def transaction(conn: Connection) -> None:
             ended = conn.execute(

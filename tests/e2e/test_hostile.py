@@ -646,3 +646,50 @@ def test_a_metrics_file_swapped_for_a_fifo_a_device_or_a_huge_line_never_hangs(t
     )
     assert runs["fifo"]["metric"] == 1.0 and runs["zero"]["metric"] == 1.0
     assert runs["long"]["metric"] == 0.5  # the line after the overlong one still counts
+
+
+# -- 7. a worker's failure ends its run and the agent, in one line ------------------------------
+
+
+def test_a_file_where_the_runs_folder_goes_fails_the_run_and_the_agent(tmp_path):
+    ws = workspace(tmp_path)
+    ws.file("prog.py", PROG)
+    ws.file("s.yaml", COLLIDING)
+    sweep = ws.create("s.yaml")
+    (tmp_path / "store" / "runs").write_text("not a folder")
+    proc = ws.run("agent", sweep, check=False, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: run ")
+    (run,) = ws.json("runs", sweep)
+    assert run["state"] == "failed"  # not left "running"
+    assert "sweepctl could not run it: NotADirectoryError" in run["reason"]
+
+
+NUL_LINE = """
+import sys
+print("before")
+print("last \\x00 line")
+sys.exit(3)
+"""
+
+
+def test_a_nul_in_a_value_or_in_the_last_output_line_fails_only_that_run(ws):
+    ws.file("prog.py", NUL_LINE)
+    ws.file(
+        "s.yaml",
+        """
+        program: prog.py
+        method: grid
+        parameters:
+          x: {values: ["a\\0b", "ok"]}
+        """,
+    )
+    sweep = ws.create("s.yaml")
+    proc = ws.run("agent", sweep, check=False, timeout=120)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    runs = {r["config"]["x"]: r for r in ws.json("runs", sweep)}
+    assert runs["a\0b"]["state"] == "failed"
+    assert "could not start" in runs["a\0b"]["reason"]
+    assert runs["ok"]["state"] == "failed" and runs["ok"]["exit_code"] == 3
+    assert runs["ok"]["reason"] == "exit code 3: last \\x00 line"
