@@ -211,6 +211,10 @@ class LiveView(Observer):
         return Group(header, best, table)
 
 
+# The longest unfinished line of a run's output kept for its prefix, in bytes.
+ECHO_LINE_MAX = 64 * 1024
+
+
 def write_echo(prefix_runs: bool) -> Callable[[str, bytes], None]:
     """Echo children's output to our stdout; with several workers, prefix each line."""
     out = sys.stdout.buffer
@@ -222,16 +226,35 @@ def write_echo(prefix_runs: bool) -> Callable[[str, bytes], None]:
 
         return raw
     lock = threading.Lock()
-    pending: dict[str, bytes] = {}
+    # A run's unfinished line, as chunks: output without newlines (`\r` progress bars) is
+    # appended, never copied again, and written out as a line once it passes ECHO_LINE_MAX.
+    pending: dict[str, list[bytes]] = {}
+    sizes: dict[str, int] = {}
 
     def prefixed(run_id: str, chunk: bytes) -> None:
         with lock:
-            data = pending.pop(run_id, b"") + chunk
+            if not chunk:  # the run's output ended: its last partial line, if any
+                rest = b"".join(pending.pop(run_id, []))
+                sizes.pop(run_id, None)
+                if rest:
+                    out.write(f"[{run_id}] ".encode() + rest + b"\n")
+                    out.flush()
+                return
+            if b"\n" not in chunk and sizes.get(run_id, 0) + len(chunk) <= ECHO_LINE_MAX:
+                pending.setdefault(run_id, []).append(chunk)
+                sizes[run_id] = sizes.get(run_id, 0) + len(chunk)
+                return
+            data = b"".join([*pending.pop(run_id, []), chunk])
+            sizes.pop(run_id, None)
             *lines, rest = data.split(b"\n")
+            if len(rest) > ECHO_LINE_MAX:
+                lines.append(rest)
+                rest = b""
             for line in lines:
                 out.write(f"[{run_id}] ".encode() + line + b"\n")
             if rest:
-                pending[run_id] = rest
+                pending[run_id] = [rest]
+                sizes[run_id] = len(rest)
             out.flush()
 
     return prefixed

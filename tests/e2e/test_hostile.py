@@ -693,3 +693,34 @@ def test_a_nul_in_a_value_or_in_the_last_output_line_fails_only_that_run(ws):
     assert "could not start" in runs["a\0b"]["reason"]
     assert runs["ok"]["state"] == "failed" and runs["ok"]["exit_code"] == 3
     assert runs["ok"]["reason"] == "exit code 3: last \\x00 line"
+
+
+# -- 10. output without newlines is copied in linear time -----------------------------------------
+
+PROGRESS_BAR = """
+import sys
+for i in range(100_000):
+    sys.stdout.write(f"step {i:6d}\\r")
+sys.stdout.flush()
+"""
+
+
+def test_output_without_newlines_from_two_workers_is_cut_into_bounded_lines(tmp_path):
+    ws = workspace(tmp_path)
+    ws.file("prog.py", PROGRESS_BAR)
+    ws.file("s.yaml", "program: prog.py\nmethod: grid\nparameters:\n  x: {values: [1, 2]}\n")
+    sweep = ws.create("s.yaml")
+    proc = subprocess.run(  # bytes: text mode would read each \r as a line break
+        [sys.executable, "-m", "sweepctl", "agent", sweep, "--workers", "2"],
+        cwd=ws.root,
+        env=ws.env,
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    lines = proc.stdout.split(b"\n")
+    # The unfinished line is written out every 64 KiB or so, not kept (and copied) whole.
+    assert len(lines) > 10
+    assert max(len(line) for line in lines) <= 2 * 64 * 1024 + 64
+    # Nothing lost: each run's 100000 steps, once each.
+    assert proc.stdout.count(b"\r") == 2 * 100_000
