@@ -119,11 +119,16 @@ class Child:
         return code
 
     def signal(self, sig: int) -> None:
-        """Signal the child's whole process group (its own children too)."""
+        """Signal the child's whole process group (its own children too), and descendants
+        that left the group (``setsid``) while the child still runs."""
         if self.proc.returncode is not None:
             return
+        strays = [p for p in descendants(self.proc.pid) if _pgid(p) != self.proc.pid]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, sig)
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
 
     def stop(self, grace: float, kill_now: threading.Event | None = None) -> int:
         """SIGTERM, then SIGKILL after ``grace`` seconds (or at once when ``kill_now`` is set)."""
@@ -314,3 +319,36 @@ def child_pids(pid: int) -> list[int]:
         if len(fields) > 1 and fields[1] == str(pid).encode():
             found.append(int(name))
     return sorted(found)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living descendant of ``pid`` (children, their children, ...), from one pass
+    over /proc; empty where there is no /proc."""
+    parents: dict[int, list[int]] = {}
+    try:
+        entries = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+    for name in entries:
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                fields = fh.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 1:
+            parents.setdefault(int(fields[1]), []).append(int(name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if child not in found:
+                found.append(child)
+                todo.append(child)
+    return found
