@@ -82,8 +82,9 @@ def create(
     else:
         for key, value in (("name", name), ("project", project), ("entity", entity)):
             if value is not None:
-                if label_problem(value):
-                    raise UsageError(f"--{key} {label_problem(value)}")
+                problem = label_problem(value)
+                if problem:
+                    raise UsageError(f"--{key} {problem}")
                 config[key] = value
     backend = factory.for_controller(
         controller, storage=storage, create=True, entity=entity, project=project
@@ -139,7 +140,7 @@ def agent(
         raise UsageError("--count must be at least 1")
     if workers < 1:
         raise UsageError("--workers must be at least 1")
-    if workers > MAX_WORKERS:  # each is a thread and a child process
+    if workers > MAX_WORKERS:
         raise UsageError(f"--workers is at most {MAX_WORKERS}, found {workers}")
     backend = factory.open_backend(ref, storage)
     options = AgentOptions(

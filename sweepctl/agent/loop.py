@@ -328,6 +328,14 @@ class Agent:
             except SweepctlError as exc:
                 self._release()
                 action, value = WAIT, f"the store is unreachable ({exc.message})"
+            except Exception as exc:  # a bug in the claim: one line and a failed agent
+                self._release()
+                with self._lock:
+                    if self._fatal is None:
+                        self._fatal = SweepctlError(f"could not claim a run: {exc!r}")
+                self.say(f"could not claim a run: {exc!r}; starting no more runs")
+                self._no_more.set()
+                return
             if action == RUN:
                 waiting_since = None
                 with self._lock:

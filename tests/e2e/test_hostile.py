@@ -724,3 +724,27 @@ def test_output_without_newlines_from_two_workers_is_cut_into_bounded_lines(tmp_
     assert max(len(line) for line in lines) <= 2 * 64 * 1024 + 64
     # Nothing lost: each run's 100000 steps, once each.
     assert proc.stdout.count(b"\r") == 2 * 100_000
+
+
+def test_a_claim_that_fails_fails_the_agent_with_one_line(tmp_path):
+    import sqlite3
+
+    ws = workspace(tmp_path)
+    ws.file("prog.py", PROG)
+    ws.file(
+        "s.yaml",
+        "program: prog.py\nmethod: random\nparameters:\n"
+        "  x: {distribution: int_uniform, min: 0, max: 10}\n",
+    )
+    sweep = ws.create("s.yaml")
+    # What validate now refuses (a 351-digit max), put into the store behind its back.
+    db = sqlite3.connect(ws.url.removeprefix("sqlite:///"))
+    spec = json.loads(db.execute("select spec from sweepctl_sweeps").fetchone()[0])
+    spec["parameters"]["x"]["max"] = 10**350
+    db.execute("update sweepctl_sweeps set spec = ?", (json.dumps(spec),))
+    db.commit()
+    db.close()
+    proc = ws.run("agent", sweep, "--count", "1", check=False, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: could not claim a run:")
