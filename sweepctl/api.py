@@ -43,12 +43,13 @@ from sweepctl.backends.wandb import sync as syncing
 from sweepctl.domain import RUN_STATES
 from sweepctl.errors import InvalidSweepError, Problem, UsageError
 from sweepctl.lazy import lazy_import
+from sweepctl.outfile import write_output
 from sweepctl.records import Run, Sweep, search_records
 from sweepctl.results import export
 from sweepctl.results import refine as refining
 from sweepctl.search.grid import grid_configs, grid_points
 from sweepctl.spec import FileReport, inspect_config, inspect_file, load_spec
-from sweepctl.spec.checks import did_you_mean
+from sweepctl.spec.checks import did_you_mean, label_problem
 from sweepctl.spec.program import program_problem
 from sweepctl.spec.update import update_problems
 from sweepctl.stopping import saved_iterations
@@ -109,6 +110,9 @@ def create(
     else:
         for key, value in (("name", name), ("project", project), ("entity", entity)):
             if value is not None:
+                problem = label_problem(value)
+                if problem:
+                    raise UsageError(f"--{key} {problem}")
                 config[key] = value
     backend = factory.for_controller(
         controller, storage=storage, create=True, entity=entity, project=project
@@ -150,6 +154,9 @@ def _program_warnings(report: FileReport, *, shared: bool) -> list[Problem]:
 
 # -- agent ---------------------------------------------------------------------------------
 
+# Each worker is a thread and a child process; more than this is a typo, not a machine.
+MAX_WORKERS = 1024
+
 
 def agent(
     ref: str,
@@ -180,6 +187,8 @@ def agent(
         raise UsageError("--count must be at least 1")
     if workers < 1:
         raise UsageError("--workers must be at least 1")
+    if workers > MAX_WORKERS:
+        raise UsageError(f"--workers is at most {MAX_WORKERS}, found {workers}")
     backend = factory.open_backend(ref, storage)
     options = AgentOptions(
         count=count,
@@ -338,7 +347,7 @@ def list_sweeps(*, storage: str | None = None) -> list[SweepSummary]:
 def export_best(
     refs: Sequence[str],
     *,
-    out: Path | None,
+    out: str | os.PathLike[str] | None,
     fmt: str | None = None,
     storage: str | None = None,
 ) -> str:
@@ -369,14 +378,14 @@ def export_best(
         configs[key] = one.to_json()
     if not configs:
         raise UsageError("no sweep in the store has a best run yet")
-    fmt = fmt or export.best_format(out)
+    fmt = fmt or export.best_format(Path(out) if out is not None else None)
     text = export.format_best(configs, fmt, single=len(refs) == 1)
     if out is not None:
-        export.write_text(out, text)
+        write_output(out, text)
     return text
 
 
-def export_runs(ref: str, *, out: Path, storage: str | None = None) -> int:
+def export_runs(ref: str, *, out: str | os.PathLike[str], storage: str | None = None) -> int:
     """Write every run of a sweep to a CSV, JSON or JSON-lines file; returns the count."""
     _, _, every = _read(ref, storage)
     export.write_runs(every, out)
@@ -386,7 +395,7 @@ def export_runs(ref: str, *, out: Path, storage: str | None = None) -> int:
 def refine(
     ref: str,
     *,
-    out: Path,
+    out: str | os.PathLike[str],
     factor: float = 2.0,
     top: int = 5,
     storage: str | None = None,
@@ -394,7 +403,7 @@ def refine(
     """Write a bayes sweep file narrowed around the best runs of a sweep; returns its text."""
     _, sweep, every = _read(ref, storage)
     text = refining.refine(sweep, every, factor=factor, top=top)
-    export.write_text(out, text)
+    write_output(out, text)
     return text
 
 

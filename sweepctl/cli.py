@@ -344,7 +344,7 @@ def export_best(
         list[str] | None, typer.Argument(help="Sweep ids; none: every sweep in the store.")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write here (default: stdout).")
+        str | None, typer.Option("--out", "-o", help="Write here (default: stdout).")
     ] = None,
     fmt: Annotated[
         str | None, typer.Option("--format", help="json, yaml, env or args (default: from --out)")
@@ -362,7 +362,7 @@ def export_best(
 @app.command(name="export")
 def export_runs(
     sweep: SweepArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="runs.csv, runs.json or runs.jsonl")],
+    out: Annotated[str, typer.Option("--out", "-o", help="runs.csv, runs.json or runs.jsonl")],
     storage: StorageOpt = None,
 ) -> None:
     """Write every run of a sweep to a file. Flattened config.* and summary.* columns."""
@@ -450,7 +450,7 @@ def update(
 @app.command()
 def refine(
     sweep: SweepArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="The new sweep file to write.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="The new sweep file to write.")],
     factor: Annotated[
         float, typer.Option("--factor", help="Log ranges: best / f .. best x f.")
     ] = 2.0,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from sweepctl.errors import UsageError
 
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)", re.IGNORECASE)
+# Beyond this a wait overflows the platform's timer (and nobody means it).
+MAX_SECONDS = 1e9
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -26,6 +29,11 @@ def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
                     hint="write e.g. 90s, 5m, 2h, 1h30m, or a number of seconds",
                 ) from None
             seconds = sum(float(n) * _SECONDS[u.lower()] for n, u in parts)
+    if not math.isfinite(seconds) or seconds > MAX_SECONDS:
+        raise UsageError(
+            f"the {what} must be a finite duration of at most {MAX_SECONDS:.0e} seconds "
+            f"(about 30 years), found {text!r}"
+        )
     if seconds <= 0:
         raise UsageError(f"the {what} must be positive, found {text!r}")
     return seconds

@@ -57,6 +57,11 @@ class UsageError(SweepctlError):
     exit_code = EXIT_USAGE
 
 
+class StoreGoneError(SweepctlError):
+    """The store's file was deleted or replaced while in use: nothing more can be saved there,
+    and waiting will not bring it back."""
+
+
 class InvalidSweepError(UsageError):
     """A sweep file with at least one error; carries every problem found."""
 

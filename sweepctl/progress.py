@@ -22,6 +22,7 @@ from sweepctl.agent.process import tail
 from sweepctl.backends.base import Observer
 from sweepctl.duration import format_duration
 from sweepctl.ranking import better, counts
+from sweepctl.visible import visible
 
 
 def short_config(config: dict[str, Any], width: int = 48) -> str:
@@ -33,7 +34,8 @@ def short_config(config: dict[str, Any], width: int = 48) -> str:
         elif isinstance(value, dict):
             value = "{" + short_config(value, width) + "}"
         parts.append(f"{key}={value}")
-    text = " ".join(parts)
+    # Made visible: a line break in a value must not forge a line of the agent's own.
+    text = visible(" ".join(parts))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -118,9 +120,10 @@ class LogLines(_SweepBest, Observer):
             tally.done += 1
             tally.durations.append(outcome.elapsed)
             best = tally.consider(run_id, outcome.state, outcome.metric)
-        name = tally.metric.name if tally.metric else "metric"
+        name = visible(tally.metric.name) if tally.metric else "metric"
         detail = f"{name}={_metric(outcome.metric)}" + (" (best so far)" if best else "")
-        reason = f" ({outcome.reason})" if outcome.reason and outcome.state != "finished" else ""
+        shown = visible(outcome.reason or "")
+        reason = f" ({shown})" if shown and outcome.state != "finished" else ""
         total = f"/{tally.count}" if tally.count else ""
         self._write(
             f"sweepctl: run {run_id} {outcome.state}{reason} in "
@@ -175,9 +178,10 @@ class LiveView(_SweepBest, Observer):
         if outcome.state in ("failed", "timeout"):
             from rich.text import Text
 
-            text = Text(f"run {outcome.run.id} {outcome.state} ({outcome.reason})", style="red")
+            reason = visible(outcome.reason or "")
+            text = Text(f"run {outcome.run.id} {outcome.state} ({reason})", style="red")
             for line in tail(outcome.log, 8) if outcome.log else []:
-                text.append("\n  | " + line, style="dim")
+                text.append("\n  | " + visible(line), style="dim")
             self.live.console.print(text)
 
     def close(self) -> None:
@@ -193,10 +197,10 @@ class LiveView(_SweepBest, Observer):
         tally = self.tally
         with tally.lock:
             metric = tally.metric
-            name = metric.name if metric else "metric"
+            name = visible(metric.name) if metric else "metric"
             total = f"/{tally.count}" if tally.count else ""
             header = Text()
-            header.append(f"sweep {tally.sweep.shown}", style="bold")
+            header.append(f"sweep {visible(tally.sweep.shown)}", style="bold")
             header.append(f" · {tally.sweep.method} · ")
             header.append(f"{tally.done}{total} done", style="bold green")
             states = ", ".join(f"{n} {s}" for s, n in sorted(tally.states.items()))
@@ -217,7 +221,7 @@ class LiveView(_SweepBest, Observer):
             if self.closing:
                 return Group(header, best, self._final_table(table, name, width))
             for column in ("run", "worker", "config", name, "steps", "elapsed"):
-                table.add_column(column, overflow="ellipsis", no_wrap=True)
+                table.add_column(Text(column), overflow="ellipsis", no_wrap=True)
             for run_id, active in tally.active.items():
                 table.add_row(
                     Text(run_id),
@@ -258,6 +262,10 @@ class LiveView(_SweepBest, Observer):
         return table
 
 
+# The longest unfinished line of a run's output kept for its prefix, in bytes.
+ECHO_LINE_MAX = 64 * 1024
+
+
 def write_echo(prefix_runs: bool) -> Callable[[str, bytes], None]:
     """Echo children's output to our stdout; with several workers, prefix each line."""
     out = sys.stdout.buffer
@@ -269,16 +277,35 @@ def write_echo(prefix_runs: bool) -> Callable[[str, bytes], None]:
 
         return raw
     lock = threading.Lock()
-    pending: dict[str, bytes] = {}
+    # A run's unfinished line, as chunks: output without newlines (`\r` progress bars) is
+    # appended, never copied again, and written out as a line once it passes ECHO_LINE_MAX.
+    pending: dict[str, list[bytes]] = {}
+    sizes: dict[str, int] = {}
 
     def prefixed(run_id: str, chunk: bytes) -> None:
         with lock:
-            data = pending.pop(run_id, b"") + chunk
+            if not chunk:  # the run's output ended: its last partial line, if any
+                rest = b"".join(pending.pop(run_id, []))
+                sizes.pop(run_id, None)
+                if rest:
+                    out.write(f"[{run_id}] ".encode() + rest + b"\n")
+                    out.flush()
+                return
+            if b"\n" not in chunk and sizes.get(run_id, 0) + len(chunk) <= ECHO_LINE_MAX:
+                pending.setdefault(run_id, []).append(chunk)
+                sizes[run_id] = sizes.get(run_id, 0) + len(chunk)
+                return
+            data = b"".join([*pending.pop(run_id, []), chunk])
+            sizes.pop(run_id, None)
             *lines, rest = data.split(b"\n")
+            if len(rest) > ECHO_LINE_MAX:
+                lines.append(rest)
+                rest = b""
             for line in lines:
                 out.write(f"[{run_id}] ".encode() + line + b"\n")
             if rest:
-                pending[run_id] = rest
+                pending[run_id] = [rest]
+                sizes[run_id] = len(rest)
             out.flush()
 
     return prefixed

@@ -23,6 +23,7 @@ from sweepctl.duration import format_duration
 from sweepctl.errors import InvalidSweepError, Problem, SweepctlError
 from sweepctl.ranking import describe_left_out
 from sweepctl.results.export import flatten, rank
+from sweepctl.visible import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,8 +53,17 @@ def err() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _shown(text: str) -> str:
+    # User data with its control characters made visible; a part may start with one line
+    # break of our own (a hint, a line of a run's output on its own line).
+    if text.startswith("\n"):
+        return "\n" + visible(text[1:])
+    return visible(text)
+
+
 def _emit(stderr: bool, parts: list[Part] | tuple[Part, ...]) -> None:
     stream = sys.stderr if stderr else sys.stdout
+    parts = [(_shown(p[0]), p[1]) if isinstance(p, tuple) else _shown(p) for p in parts]
     if stream.isatty():
         from rich.text import Text
 
@@ -208,13 +218,13 @@ def runs_table(
     fixed = 8 + 10 + 12 + 8 + 12  # id, state, metric, steps, duration (roughly)
     fit = max(0, (width - fixed) // 14)
     shown, hidden = params[:fit], params[fit:]
-    title = f"sweep {sweep.shown} · {sweep.method} · {len(runs)} runs"
+    title = Text(visible(f"sweep {sweep.shown} · {sweep.method} · {len(runs)} runs"))
     table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
     table.add_column("run")
     table.add_column("state")
-    table.add_column(metric.name if metric else "metric", justify="right")
+    table.add_column(Text(visible(metric.name if metric else "metric")), justify="right")
     for name in shown:
-        table.add_column(name, justify="right", overflow="ellipsis", max_width=16)
+        table.add_column(Text(visible(name)), justify="right", overflow="ellipsis", max_width=16)
     table.add_column("steps", justify="right")
     table.add_column("time", justify="right")
     places = {run.id: where(run) for run in runs} if where is not None else {}
@@ -224,10 +234,10 @@ def runs_table(
     for run in ordered:
         flat = flatten("", run.config, {})
         row = [
-            Text(run.id),
+            Text(visible(run.id)),
             Text(run.state, style=_STATE_STYLE.get(run.state, "")),
             Text(_metric(run.metric)),
-            *(Text(_value(flat.get(name, ""))) for name in shown),
+            *(Text(visible(_value(flat.get(name, "")))) for name in shown),
             Text(str(run.steps)),
             Text(format_duration(run.duration)),
         ]
@@ -265,8 +275,8 @@ def sweeps_table(sweeps: list[dict[str, Any]]) -> None:
     for s in sweeps:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(s["runs_by_state"].items()))
         row = [
-            Text(s["sweep_id"]),
-            Text(s["name"] or "-"),
+            Text(visible(s["sweep_id"])),
+            Text(visible(s["name"] or "-")),
             Text(s["method"]),
             Text(s["state"], style=_STATE_STYLE.get(s["state"], "")),
             Text(f"{s['runs']}" + (f" ({counts})" if counts else "")),

@@ -8,6 +8,7 @@ them as killed, a second one kills them at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -40,10 +41,11 @@ from sweepctl.backends.local.controller import (
     settle,
 )
 from sweepctl.domain import BEST_STATES
-from sweepctl.errors import SweepctlError, UsageError
+from sweepctl.errors import StoreGoneError, SweepctlError, UsageError
 from sweepctl.search.bayes import warm_up
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep
+from sweepctl.urls import has_password
 
 POLL = 0.25  # how often a worker looks at its child's metrics, in seconds
 CONTROL_EVERY = 1.0  # how often the agent reads pause/stop/cancel from the store
@@ -127,6 +129,10 @@ def child_environment(
     # A local sweep is unknown to W&B's server: with WANDB_SWEEP_ID set, an online
     # wandb.init() would ask the server for it.
     env.pop("WANDB_SWEEP_ID", None)
+    # A store URL with a password stays out of the children's environment (any process of the
+    # same user reads it in /proc/<pid>/environ); a child needs only its files.
+    if has_password(env.get("SWEEPCTL_STORAGE", "")):
+        del env["SWEEPCTL_STORAGE"]
     if env.get("SWEEPCTL_CAPTURE_WANDB", "1") != "0":
         existing = env.get("PYTHONPATH")
         env["PYTHONPATH"] = str(BOOTSTRAP_DIR) + (os.pathsep + existing if existing else "")
@@ -183,6 +189,7 @@ class Agent:
         self._interrupt = threading.Event()  # first Ctrl-C / SIGTERM
         self._interrupt_state = ("killed", "the agent was interrupted")
         self._kill_now = threading.Event()  # second Ctrl-C
+        self._fatal: SweepctlError | None = None  # ends the agent: store deleted, ...
         self._canceled = threading.Event()
         self._started_at = time.monotonic()
         self._failures = 0
@@ -251,6 +258,8 @@ class Agent:
         finally:
             restore_signals(previous)
             self._guarded(lambda: self.store.end_agent(self.agent_id))
+        if self._fatal is not None:
+            raise self._fatal
         return self.report
 
     def _read_sweep_best(self) -> None:
@@ -275,8 +284,37 @@ class Agent:
         """Run a store call of the main loop; a store that is away is said once, not fatal."""
         try:
             action()
+        except StoreGoneError as exc:
+            self._store_gone(exc)
         except SweepctlError as exc:
             self.say(f"store unreachable, runs keep going: {exc.message}")
+
+    def _store_gone(self, exc: StoreGoneError) -> None:
+        """The store was deleted: stop the runs (nothing can record them) and fail the agent."""
+        with self._lock:
+            if self._fatal is not None:
+                return
+            self._fatal = exc
+        self.say(f"stopping: {exc.message}")
+        self._interrupt_state = ("killed", "the store was deleted")
+        self._no_more.set()
+        self._interrupt.set()
+
+    def _worker_failed(self, run: Run, exc: Exception) -> Outcome:
+        """sweepctl itself could not run ``run`` (a full disk, a file where a folder goes, a
+        bug): the run ends failed with the reason, no more runs start, the agent fails."""
+        reason = f"sweepctl could not run it: {type(exc).__name__}: {exc}"
+        with contextlib.suppress(Exception):
+            self.store.finish_run(run.id, "failed", exit_code=None, reason=reason)
+        with self._lock:
+            if self._fatal is None:
+                self._fatal = SweepctlError(f"run {run.id} failed in sweepctl: {exc}")
+        self.say(f"run {run.id} failed: {reason}; starting no more runs")
+        self._no_more.set()
+        outcome = Outcome(run, "failed", None, reason, 0.0, None)
+        with contextlib.suppress(Exception):
+            self.observer.ended(outcome)
+        return outcome
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self._interrupt.is_set():
@@ -333,11 +371,23 @@ class Agent:
             except SweepctlError as exc:
                 self._release()
                 action, value = WAIT, f"the store is unreachable ({exc.message})"
+            except Exception as exc:  # a bug in the claim: one line and a failed agent
+                self._release()
+                with self._lock:
+                    if self._fatal is None:
+                        self._fatal = SweepctlError(f"could not claim a run: {exc!r}")
+                self.say(f"could not claim a run: {exc!r}; starting no more runs")
+                self._no_more.set()
+                return
             if action == RUN:
                 waiting_since = None
                 with self._lock:
                     self.report.started += 1
-                self._after(self._execute(value, index))
+                try:
+                    outcome = self._execute(value, index)
+                except Exception as exc:  # never a dead thread and a run left "running"
+                    outcome = self._worker_failed(value, exc)
+                self._after(outcome)
                 continue
             self._release()
             if action == WAIT:
@@ -411,8 +461,8 @@ class Agent:
             echo = lambda chunk: self.echo(run.id, chunk)  # noqa: E731
         try:
             child = Child(argv, env=env, cwd=self.cwd, log_path=files.log, echo=echo)
-        except OSError as exc:
-            reason = f"could not start {argv[0]!r}: {exc.strerror or exc}"
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the command line
+            reason = f"could not start {argv[0]!r}: {getattr(exc, 'strerror', None) or exc}"
             self.store.finish_run(run.id, "failed", exit_code=None, reason=reason)
             return Outcome(run, "failed", None, reason, 0.0, files.log)
         with self._lock:
@@ -503,6 +553,9 @@ class Agent:
         while True:
             try:
                 write()
+                return
+            except StoreGoneError as exc:  # it will not come back: give up the write
+                self._store_gone(exc)
                 return
             except SweepctlError as exc:
                 if self._kill_now.is_set():

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import json
 import os
+import stat
 import sys
 import threading
 import time
@@ -104,45 +105,102 @@ def _write_line(path: str, line: bytes) -> None:
         os.close(fd)
 
 
+# What one poll reads at most, and the longest line kept: a child cannot make the agent read
+# without end (a link to /dev/zero) or hold a line of gigabytes.
+READ_CHUNK = 4 * 1024 * 1024
+MAX_LINE = 1024 * 1024
+# Opened without following a symlink, without waiting on a FIFO, never as a terminal.
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+)
+
+
 class MetricsTail:
-    """Reads the complete lines appended to a metrics file since the last read."""
+    """Reads the complete lines appended to a metrics file since the last read.
+
+    The file is the child's to write, so it is read defensively: a symlink, a FIFO or a device
+    in its place is not read at all (``refused`` says why), each poll reads at most
+    ``READ_CHUNK`` bytes, and a line longer than ``MAX_LINE`` is skipped.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self.offset = 0
         self.skipped = 0  # lines that were not a JSON object
+        self.refused: str | None = None  # why the file is not read, if it is not
         self._partial = b""
+        self._overlong = False  # inside a line past MAX_LINE: drop up to its newline
 
     def read_new(self, *, final: bool = False) -> list[dict[str, Any]]:
         """Return the rows of the lines completed since the last call (none if no file yet).
 
         A last line without its newline waits for the next call, unless `final` says the
-        writer has exited. A file that shrank was replaced: reading starts over from its start.
+        writer has exited (then the rest of the file is read, chunk by chunk). A file that
+        shrank was replaced: reading starts over from its start.
         """
-        try:
-            data = self._read_from_offset()
-        except FileNotFoundError:
-            return []
-        self.offset += len(data)
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
+        rows: list[dict[str, Any]] = []
+        while True:
+            try:
+                data = self._read_from_offset()
+            except FileNotFoundError:
+                return rows
+            self.offset += len(data)
+            rows.extend(self._rows(data))
+            if not final or len(data) < READ_CHUNK:
+                break
         if final and self._partial:
-            lines.append(self._partial)
+            if not self._overlong:
+                row = self._parse(self._partial)
+                if row is not None:
+                    rows.append(row)
             self._partial = b""
-        rows = []
-        for line in lines:
-            row = self._parse(line)
-            if row is not None:
-                rows.append(row)
         return rows
 
+    def _rows(self, data: bytes) -> list[dict[str, Any]]:
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        rows = []
+        for line in lines:
+            if self._overlong:  # the end of a line already given up on
+                self._overlong = False
+                continue
+            row = self._parse(line) if len(line) <= MAX_LINE else self._skip()
+            if row is not None:
+                rows.append(row)
+        if len(self._partial) > MAX_LINE:
+            if not self._overlong:
+                self._skip()
+            self._overlong = True
+            self._partial = b""
+        return rows
+
+    def _skip(self) -> None:
+        self.skipped += 1
+
     def _read_from_offset(self) -> bytes:
-        with open(self.path, "rb") as f:
-            if os.fstat(f.fileno()).st_size < self.offset:  # replaced or truncated
+        try:
+            fd = os.open(self.path, _OPEN_FLAGS)
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            self.refused = f"cannot open it: {exc.strerror}"  # e.g. ELOOP: a symlink
+            return b""
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                self.refused = "it is not a regular file"
+                return b""
+            self.refused = None
+            if info.st_size < self.offset:  # replaced or truncated
                 self.offset = 0
                 self._partial = b""
-            f.seek(self.offset)
-            return f.read()
+                self._overlong = False
+            return os.pread(fd, READ_CHUNK, self.offset)
+        finally:
+            os.close(fd)
 
     def _parse(self, line: bytes) -> dict[str, Any] | None:
         line = line.strip()

@@ -43,6 +43,7 @@ class Child:
         self.log_path = log_path
         self.started = time.monotonic()
         self.ended: float | None = None
+        self.log_error: OSError | None = None  # why the output log stopped, if it did
         self.proc = subprocess.Popen(
             self.argv,
             env=dict(env),
@@ -64,15 +65,28 @@ class Child:
         assert self.proc.stdout is not None
         # Owner only: a run's output can hold anything the program prints.
         fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "ab") as log:
+        with os.fdopen(fd, "ab", buffering=0) as log:  # unbuffered: nothing left to fail at close
             while chunk := self.proc.stdout.read1(65536):
-                log.write(chunk)
-                log.flush()
+                if self.log_error is None:
+                    try:
+                        view = memoryview(chunk)
+                        while view:
+                            written = log.write(view)
+                            if not written:
+                                raise OSError("the log file takes no more output")
+                            view = view[written:]
+                    except OSError as exc:
+                        # A full disk: stop logging but keep draining the pipe, or the child
+                        # blocks on a full pipe until its timeout (forever without one).
+                        self.log_error = exc
                 if echo is not None:
                     try:
                         echo(chunk)
                     except (OSError, ValueError):
                         echo = None  # the terminal went away; keep logging
+            if echo is not None:  # the end of the output: b"" lets it finish a last partial line
+                with contextlib.suppress(OSError, ValueError):
+                    echo(b"")
 
     @property
     def pid(self) -> int:
@@ -85,6 +99,11 @@ class Child:
                 ready, _, _ = select.select([self._pidfd], [], [], timeout)
                 if not ready:
                     return None
+                # The child has exited and is not reaped yet, so its group id cannot have been
+                # reused: end what it left behind in its group (processes that would outlive
+                # the run, or hold its output open).
+                with contextlib.suppress(OSError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
             else:
                 try:
                     self.proc.wait(timeout)
@@ -100,11 +119,16 @@ class Child:
         return code
 
     def signal(self, sig: int) -> None:
-        """Signal the child's whole process group (its own children too)."""
+        """Signal the child's whole process group (its own children too), and descendants
+        that left the group (``setsid``) while the child still runs."""
         if self.proc.returncode is not None:
             return
+        strays = [p for p in descendants(self.proc.pid) if _pgid(p) != self.proc.pid]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, sig)
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
 
     def stop(self, grace: float, kill_now: threading.Event | None = None) -> int:
         """SIGTERM, then SIGKILL after ``grace`` seconds (or at once when ``kill_now`` is set)."""
@@ -305,3 +329,36 @@ def open_url(url: str) -> bool:
         return webbrowser.open(url, new=2)
     except webbrowser.Error:
         return False
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living descendant of ``pid`` (children, their children, ...), from one pass
+    over /proc; empty where there is no /proc."""
+    parents: dict[int, list[int]] = {}
+    try:
+        entries = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+    for name in entries:
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                fields = fh.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 1:
+            parents.setdefault(int(fields[1]), []).append(int(name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if child not in found:
+                found.append(child)
+                todo.append(child)
+    return found

@@ -37,7 +37,16 @@ class SweepRef:
 
 
 def parse_ref(text: str) -> SweepRef:
-    """Parse ``text`` into a :class:`SweepRef`; W&B paths are recognised here only."""
+    """Parse ``text`` into a :class:`SweepRef`; W&B paths are recognised here only.
+
+    An empty or blank reference is an error: as a prefix it would match every sweep, so an
+    ``agent "$id"`` after a failed ``create`` would run another sweep.
+    """
+    if not text.strip():
+        raise UsageError(
+            f"the sweep reference is {'empty' if not text else 'blank'}",
+            hint="give a sweep id, its unique prefix or its name (`sweepctl ls` lists them)",
+        )
     return SweepRef(text=text, wandb_path=parse_path(text))
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import yaml
 
 from sweepctl import ranking
 from sweepctl.errors import UsageError
+from sweepctl.outfile import write_output
 from sweepctl.records import Run, Sweep
 from sweepctl.spec.model import Metric
 
@@ -95,12 +98,12 @@ def flat_row(run: Run) -> dict[str, Any]:
     return row
 
 
-def write_runs(runs: list[Run], out: Path) -> None:
+def write_runs(runs: list[Run], out: str | os.PathLike[str]) -> None:
     """Write runs to ``out`` as CSV, JSON or JSON lines, chosen by its extension."""
-    suffix = out.suffix.lower()
+    suffix = Path(out).suffix.lower()
     if suffix not in RUN_FORMATS:
         raise UsageError(
-            f"cannot tell the format of {out.name!r}",
+            f"cannot tell the format of {Path(out).name!r}",
             hint="name the file .csv, .json or .jsonl",
         )
     rows = [flat_row(r) for r in runs]
@@ -110,7 +113,7 @@ def write_runs(runs: list[Run], out: Path) -> None:
         text = "".join(json.dumps(r, default=str) + "\n" for r in rows)
     else:
         text = csv_text(rows)
-    write_text(out, text)
+    write_output(out, text)
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
@@ -133,12 +136,59 @@ def _cell(value: Any) -> Any:
 
 
 def _env_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+    # A shell variable name: letters, digits and _, not starting with a digit.
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return safe if safe and not safe[0].isdigit() else "_" + safe
+
+
+def env_text(flat: dict[str, Any]) -> str:
+    """``NAME='value'`` lines that a POSIX shell sources without running anything: values
+    quoted as ``shlex.quote`` does; names that would collide, and values with a line break or
+    NUL (an env file is read line by line), are refused."""
+    names: dict[str, str] = {}
+    lines = []
+    for key, value in flat.items():
+        name = _env_name(key)
+        if name in names:
+            raise UsageError(
+                f"parameters {names[name]!r} and {key!r} would both be the variable {name}",
+                hint="rename one of them, or use --format json or yaml",
+            )
+        names[name] = key
+        text = _arg_value(value)
+        if any(c in text for c in "\0\n\r"):
+            raise UsageError(
+                f"the value of {key!r} holds a line break or NUL, which an env file cannot hold",
+                hint="use --format json or yaml",
+            )
+        lines.append(f"{name}={shlex.quote(text)}\n")
+    return "".join(lines)
+
+
+def args_text(config: dict[str, Any]) -> str:
+    """One line of ``--key=value`` words quoted for a POSIX shell (``shlex.join``)."""
+    words = [f"--{k}={_arg_value(v)}" for k, v in config.items()]
+    if any("\0" in w for w in words):
+        raise UsageError("a name or value holds NUL, which a command line cannot hold")
+    return shlex.join(words) + "\n"
 
 
 def _arg_value(value: Any) -> str:
     # The same text W&B's ${args} gives a program: Python's str() of the value.
     return str(value)
+
+
+def yaml_text(data: Any) -> str:
+    """``data`` as block YAML, non-ASCII text kept readable where that reads back the same.
+
+    PyYAML writes NEL, LS and PS (U+0085, U+2028, U+2029) raw with ``allow_unicode`` and then
+    reads them as line breaks; where the readable text does not load back equal, every
+    non-ASCII character is escaped instead.
+    """
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    if yaml.safe_load(text) == data:
+        return text
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=False, default_flow_style=False)
 
 
 def format_best(found: dict[str, dict[str, Any]], fmt: str, single: bool) -> str:
@@ -166,23 +216,12 @@ def format_best(found: dict[str, dict[str, Any]], fmt: str, single: bool) -> str
             }
             for name, best in found.items()
         }
-        return yaml.safe_dump(grouped, sort_keys=False, allow_unicode=True)
+        return yaml_text(grouped)
     configs = {name: best["config"] for name, best in found.items()}
     data: Any = next(iter(configs.values())) if single else configs
     if fmt == "json":
         return json.dumps(data, indent=2, default=str) + "\n"
     flat = flatten("", data, {})
     if fmt == "env":
-        return "".join(f"{_env_name(k)}={_arg_value(v)}\n" for k, v in flat.items())
-    return " ".join(f"--{k}={_arg_value(v)}" for k, v in data.items()) + "\n"
-
-
-def write_text(out: Path, text: str) -> None:
-    """Write a result file atomically (a crash never leaves half a file)."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(out)
-    except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
+        return env_text(flat)
+    return args_text(data)

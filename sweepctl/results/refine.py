@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-import yaml
-
 from sweepctl import ranking
 from sweepctl.errors import UsageError
 from sweepctl.records import Run, Sweep
+from sweepctl.results.export import yaml_text
 from sweepctl.search.space import MISSING, lookup
 from sweepctl.spec.model import Param
+from sweepctl.visible import visible
 
 LOG_SCALE = {
     "log_uniform_values",
@@ -137,14 +137,17 @@ def refine(sweep: Sweep, runs: list[Run], *, factor: float = 2.0, top: int = 5) 
             config[key] = spec.config[key]
     best = ranked[0]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    # User text in a comment goes through visible(): a line break there would end the comment
+    # and start a live key of the file.
+    metric = visible(spec.metric.name)
     header = (
-        f"# Refined by `sweepctl refine` on {stamp} from sweep {sweep.id}"
-        f" ({sweep.name or 'unnamed'}, {sweep.method}, {len(runs)} runs).\n"
+        f"# Refined by `sweepctl refine` on {stamp} from sweep {visible(sweep.id)}"
+        f" ({visible(sweep.name or 'unnamed')}, {sweep.method}, {len(runs)} runs).\n"
         f"# Ranges narrowed around the top {len(ranked)} runs by "
-        f"{spec.metric.name} ({spec.metric.goal}), factor {factor:g};\n"
-        f"# best run {best.id}: {spec.metric.name} = {best.metric:.6g}.\n"
+        f"{metric} ({spec.metric.goal}), factor {factor:g};\n"
+        f"# best run {best.id}: {metric} = {best.metric:.6g}.\n"
     )
-    body = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    body = yaml_text(config)
     return header + body
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sweepctl.errors import InvalidSweepError, Problem, SweepctlError
 from sweepctl.spec.checks import check_document
+from sweepctl.spec.limits import grid_problem, limits, raise_hint
 from sweepctl.spec.loader import Document, check_config_data, load_document
 from sweepctl.spec.model import Metric, Param, SweepSpec, build_spec
 
@@ -54,10 +55,31 @@ def inspect_file(path: str | Path) -> FileReport:
     except SweepctlError as exc:
         # A file that cannot be read at all is one error at the line the reader gave.
         return FileReport(source, [Problem("error", exc.message, line=exc.line, hint=exc.hint)])
-    problems = check_document(doc)
-    report = FileReport(source, problems, lines=doc.lines)
+    return _checked(doc, source, lines=doc.lines)
+
+
+def _checked(doc: Document, source: str, lines: dict[tuple, int]) -> FileReport:
+    """Every problem of a loaded sweep; its spec when it has none (grids counted against
+    their limit without being built)."""
+    report = FileReport(source, check_document(doc), lines=lines)
     if report.valid:
-        report.spec = build_spec(doc.data, source=source)
+        spec = build_spec(doc.data, source=source)
+        too_big = grid_problem(spec.params, limits().grid) if spec.method == "grid" else None
+        if too_big is None:
+            report.spec = spec
+        else:
+            param, message = too_big
+            where = ("parameters", *[p for name in param.path for p in (name, "parameters")][:-1])
+            report.problems.append(
+                Problem(
+                    "error",
+                    message + f"; at most {limits().grid} are allowed",
+                    line=doc.line_of(where),
+                    path=".".join(map(str, where)),
+                    hint="use method: random or bayes for a range this wide, or "
+                    + raise_hint("grid"),
+                )
+            )
     return report
 
 
@@ -68,12 +90,7 @@ def inspect_config(config: Mapping[str, Any], *, source: str = "<dict>") -> File
         data = check_config_data(config, source)
     except SweepctlError as exc:
         return FileReport(source, [Problem("error", exc.message, hint=exc.hint)])
-    doc = Document(data=data, source=source)
-    problems = check_document(doc)
-    report = FileReport(source, problems)
-    if report.valid:
-        report.spec = build_spec(data, source=source)
-    return report
+    return _checked(Document(data=data, source=source), source, lines={})
 
 
 def load_spec(path: str | Path) -> tuple[SweepSpec, list[Problem]]:

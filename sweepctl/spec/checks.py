@@ -17,6 +17,7 @@ from sweepctl.errors import Problem, UsageError
 from sweepctl.spec.command import MACROS, check_command
 from sweepctl.spec.early_terminate import bands
 from sweepctl.spec.findings import Findings
+from sweepctl.spec.limits import limits, long_values_lists, raise_hint
 from sweepctl.spec.loader import Document, KeyPath
 from sweepctl.spec.params import DEPRECATED, GRID_DISTRIBUTIONS, check_parameters
 from sweepctl.spec.schema import missing_hint, report_errors, schema
@@ -44,6 +45,17 @@ def check_document(doc: Document) -> list[Problem]:
     data = doc.data
     if _not_a_sweep(found, data):
         return found.in_line_order()
+    # A million values would take the schema and the checks minutes: refuse it first.
+    most = limits().values
+    too_long = long_values_lists(data.get("parameters"), ("parameters",), most)
+    for path in too_long:
+        found.error(
+            path,
+            f"{len(lookup_path(data, path))} values; a parameter lists at most {most}",
+            hint=raise_hint("values"),
+        )
+    if too_long:
+        return found.in_line_order()
     # Parameters get their own shape-by-shape check; skip the schema's anyOf noise there.
     params_checked = isinstance(data.get("parameters"), dict)
     report_errors(found, data, skip=("parameters",) if params_checked else None)
@@ -60,7 +72,33 @@ def check_document(doc: Document) -> list[Problem]:
     check_command(found, data)
     _check_options(found, data)
     _check_templated(found, data)
+    for key in LABELS:
+        problem = label_problem(data.get(key))
+        if problem:
+            found.error((key,), f"{key} {problem}", hint=f"at most {LABEL_MAX} characters, no NUL")
     return found.in_line_order()
+
+
+# The sweep's labels, stored in columns of this size.
+LABELS = ("name", "project", "entity")
+LABEL_MAX = 255
+
+
+def lookup_path(data: Any, path: KeyPath) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def label_problem(value: Any) -> str | None:
+    """What is wrong with a sweep's name, project or entity for the store, or None."""
+    if not isinstance(value, str):
+        return None  # the schema says what type it must be
+    if len(value) > LABEL_MAX:
+        return f"is {len(value)} characters long; at most {LABEL_MAX} are stored"
+    if "\0" in value:
+        return "contains a NUL character, which no store can hold"
+    return None
 
 
 def _not_a_sweep(found: Findings, data: dict) -> bool:
@@ -158,6 +196,9 @@ def _warn_launch_keys(found: Findings, data: dict) -> None:
             found.warning((key,), f"`{key}` is for W&B Launch; sweepctl ignores it")
 
 
+MIN_HEARTBEAT_TIMEOUT = 2.0
+
+
 def _check_options(found: Findings, data: dict) -> None:
     """The `sweepctl:` block's durations must be readable ones."""
     options = data.get("sweepctl")
@@ -167,9 +208,19 @@ def _check_options(found: Findings, data: dict) -> None:
         value = options.get(key)
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             try:
-                parse_duration(value, what=f"sweepctl.{key}")
+                seconds = parse_duration(value, what=f"sweepctl.{key}")
             except UsageError as exc:
                 found.error(("sweepctl", key), exc.message, hint=exc.hint)
+                continue
+            if key == "heartbeat_timeout" and seconds < MIN_HEARTBEAT_TIMEOUT:
+                # Agents beat every third of it; shorter, a busy store or a slow machine makes
+                # live runs look crashed, and their points run again.
+                found.error(
+                    ("sweepctl", key),
+                    f"sweepctl.heartbeat_timeout must be at least {MIN_HEARTBEAT_TIMEOUT:g}s, "
+                    f"found {value!r}",
+                    hint="the default, 60s, suits most sweeps",
+                )
 
 
 def _check_templated(found: Findings, data: dict) -> None:

@@ -23,6 +23,7 @@ MACROS = (
     "args_dict",
 )
 _ENVVAR_MACRO = re.compile(r"^envvar:[A-Z0-9_]*$")
+_ENVVAR_NAME = re.compile(r"\$\{envvar:([A-Z0-9_]+)\}")  # what the agent substitutes
 _MACRO_TOKEN = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -42,6 +43,14 @@ def check_command(found: Findings, data: dict) -> None:
                 hint='quote the item: `- "${env}"`',
             )
             continue
+        for name in _ENVVAR_NAME.findall(token):
+            found.warning(
+                path,
+                f"${{envvar:{name}}} puts the value of ${name} into the run's command line, "
+                "which every user of this machine can read (`ps`, /proc/<pid>/cmdline)",
+                hint=f"for a secret, read os.environ[{name!r}] in the program instead: the "
+                "runs inherit the agent's environment",
+            )
         if token.startswith("${") and token.endswith("}"):
             name = token[2:-1]
             if name == "program":

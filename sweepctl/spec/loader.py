@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 import yaml
 
 from sweepctl.errors import Problem, UsageError
+from sweepctl.spec.limits import LimitError, limits, raise_hint
 
 KeyPath = tuple[Any, ...]
 
@@ -56,7 +59,37 @@ class Document:
 
 
 class _SweepLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading scientific notation as floats."""
+    """PyYAML's safe loader, reading scientific notation as floats, and counting nodes as it
+    composes them (aliases expanded) so an alias bomb or a huge list stops the parse early."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.node_limit = limits().nodes
+        self._sizes: dict[int, int] = {}  # node -> its size with aliases expanded
+        self._nodes: list[yaml.Node] = []  # keeps the nodes alive while their ids are keys
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        node = super().compose_node(parent, index)
+        if id(node) in self._sizes:  # an alias: the node it names was counted already
+            return node
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        # A child still being composed (a recursive alias) counts once.
+        size = 1 + sum(self._sizes.get(id(c), 1) for c in children)
+        self._sizes[id(node)] = size
+        self._nodes.append(node)
+        if size > self.node_limit or len(self._sizes) > self.node_limit:
+            raise LimitError(
+                f"the file holds over {self.node_limit} values, keys and lists "
+                "(YAML aliases expanded)",
+                line=node.start_mark.line + 1,
+                hint=raise_hint("nodes"),
+            )
+        return node
 
 
 def _sci_float(node: yaml.ScalarNode) -> float | None:
@@ -122,6 +155,37 @@ def _read_text(path: Path) -> str:
         raise UsageError(f"cannot read: {exc.strerror or exc}", path=shown) from None
 
 
+# A sweep file is a page of YAML; this bounds what a mistaken path (a log, a dataset) costs.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _read_regular(path: Path, shown: str) -> bytes:
+    """The bytes of a regular file, at most MAX_FILE_BYTES. Opened without blocking and checked
+    with fstat first, so a FIFO or a device (a link to /dev/zero) is refused, never waited on
+    or read without end."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(
+                "not a regular file (a pipe, a device or a socket)",
+                path=shown,
+                hint="a sweep file is YAML or JSON text in a file",
+            )
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise UsageError(
+                f"the file is over {MAX_FILE_BYTES} bytes, too large for a sweep file",
+                path=shown,
+                hint="is this the sweep file? (a list of values that long belongs in the "
+                "program's data, not in the sweep)",
+            )
+        return raw
+    finally:
+        os.close(fd)
+
+
 def _read_checked(path: Path, shown: str) -> str:
     if not path.exists():
         raise UsageError(
@@ -133,7 +197,7 @@ def _read_checked(path: Path, shown: str) -> str:
             path=shown,
             hint=f"give the files inside it, e.g. `{shown.rstrip('/')}/*.yaml`",
         )
-    raw = path.read_bytes()
+    raw = _read_regular(path, shown)
     if b"\x00" in raw:
         raise UsageError(
             "not a text file (it contains binary data)",
@@ -291,6 +355,9 @@ def _load_yaml(text: str, shown: str) -> tuple[Any, Document]:
         ) from None
     except RecursionError:
         raise UsageError(f"the file nests deeper than {MAX_DEPTH} levels", path=shown) from None
+    except LimitError as exc:
+        exc.path = shown
+        raise
     finally:
         if loader is not None:
             loader.dispose()
@@ -370,6 +437,8 @@ def load_document(path: str | Path) -> Document:
         _check_depth(data, shown)
         try:
             _, doc = _load_yaml(text, shown)
+        except LimitError:
+            raise
         except UsageError:
             doc = Document(data=None, source=shown, lines={(): 1})
         doc.data = data

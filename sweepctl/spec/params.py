@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from typing import Any
 
 from sweepctl.domain import GRID_DISTRIBUTIONS
@@ -237,6 +238,18 @@ def _extra_key(
 
 def _shape_rules(found: Findings, spec: dict, path: KeyPath, shape: str) -> None:
     """What the schema cannot say about a parameter whose shape it accepted."""
+    for key in ("min", "max", "q", "mu", "sigma", "a", "b"):
+        number = spec.get(key)
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            continue
+        # inf/nan make every draw nan or inf; an integer past float range overflows there.
+        if isinstance(number, float) and not math.isfinite(number):
+            found.error((*path, key), f"{key} must be a finite number, found {number!r}")
+            return
+        if isinstance(number, int) and abs(number) > sys.float_info.max:
+            digits = len(str(abs(number)))
+            found.error((*path, key), f"{key} is too large for a number ({digits} digits)")
+            return
     if "min" in spec and "max" in spec and not spec["min"] < spec["max"]:
         found.error((*path, "min"), f"min {spec['min']!r} must be less than max {spec['max']!r}")
     if shape == "categorical_w_probabilities":

@@ -138,6 +138,8 @@ class Store(Database):
 
     def get_sweep(self, ref: str) -> Sweep:
         """A sweep by id, unique id prefix, or name; a clear error otherwise."""
+        if not ref.strip():  # the empty prefix would match every sweep
+            raise UsageError("the sweep reference is empty", hint="give a sweep id or name")
         every = self.sweeps()
         exact = [s for s in every if s.id == ref]
         if exact:
@@ -378,6 +380,8 @@ class Store(Database):
         the late ending is added to its reason instead, so no grid point ends twice.
         """
         now = time.time()
+        if reason is not None:  # PostgreSQL text cannot hold NUL (a child's last line can)
+            reason = reason.replace("\0", "\\x00")
 
         def transaction(conn: Connection) -> None:
             ended = conn.execute(

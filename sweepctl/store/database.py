@@ -4,6 +4,7 @@ its migrations."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from sweepctl.errors import SweepctlError, UsageError
+from sweepctl.errors import StoreGoneError, SweepctlError, UsageError
 from sweepctl.store import tables as t
 from sweepctl.urls import redact
 
@@ -25,7 +26,29 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine = self._engine(url)
+        self._identity: tuple[int, int] | None = None
         self._ensure_schema()
+        if self.is_sqlite:
+            # Which file this is: one deleted or replaced under a running agent is noticed at
+            # the next transaction, not written into a ghost while results are lost.
+            self._identity = self._file_identity()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.url.removeprefix("sqlite:///"))
+        except OSError:
+            return None
+        return info.st_dev, info.st_ino
+
+    def check_file(self) -> None:
+        """Raise :class:`StoreGoneError` if the SQLite file was deleted or replaced."""
+        if self._identity is not None and self._file_identity() != self._identity:
+            path = self.url.removeprefix("sqlite:///")
+            raise StoreGoneError(
+                f"the store {path} was deleted or replaced while sweepctl was using it; "
+                "results from here on cannot be saved",
+                hint="keep the store (and its .sweepctl folder) while agents run",
+            )
 
     def _engine(self, url: str) -> Engine:
         if self.is_sqlite:
@@ -78,6 +101,7 @@ class Database:
         A busy SQLite file, a PostgreSQL serialisation failure or a dropped connection (a
         server restart) are worth waiting for: about ten seconds in all before giving up.
         """
+        self.check_file()
         delay = 0.05
         for attempt in range(attempts):
             try:
@@ -113,13 +137,17 @@ class Database:
         """Create the tables on first use; refuse a store written by a newer sweepctl."""
         try:
             with self.engine.connect() as conn:
-                version = int(
-                    conn.execute(
-                        sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
-                    ).scalar_one()
-                )
+                stored = conn.execute(
+                    sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+                ).scalar_one()
         except (sa.exc.ProgrammingError, sa.exc.OperationalError, sa.exc.NoResultFound):
-            version = None  # no tables yet, or the server is down: `setup` will tell which
+            stored = None  # no tables yet, or the server is down: `setup` will tell which
+        except sa.exc.DatabaseError as exc:  # SQLite: "file is not a database"
+            raise UsageError(
+                f"{redact(self.url)} is not a sweepctl store: {exc.orig}",
+                hint="point --storage / SWEEPCTL_STORAGE at a sweepctl store, or at a new file",
+            ) from None
+        version = self._version(stored) if stored is not None else None
         if version is not None:
             if version > t.SCHEMA_VERSION:
                 raise UsageError(
@@ -142,6 +170,16 @@ class Database:
                 )
 
         self.write(setup)
+
+    def _version(self, stored: Any) -> int:
+        try:
+            return int(stored)
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"the store {redact(self.url)} records the schema version {stored!r}, "
+                "which is not a number",
+                hint="the store was edited outside sweepctl or is damaged; restore it from a copy",
+            ) from None
 
     def _migrate(self, version: int) -> None:
         """Upgrade an older store in place, one version at a time; nothing is dropped."""

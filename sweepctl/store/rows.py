@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sweepctl.errors import UsageError
 from sweepctl.records import Run, Sweep
 from sweepctl.store import tables as t
 
@@ -27,6 +28,23 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
+def _loads(text: str, what: str, kind: type) -> Any:
+    """A JSON column's value; a damaged one is a clear error, not a crash."""
+    try:
+        value = json.loads(text)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(
+            f"the store holds damaged data: {what} is not JSON ({exc})",
+            hint="the store was edited outside sweepctl or is damaged; restore it from a copy",
+        ) from None
+    if not isinstance(value, kind):
+        raise UsageError(
+            f"the store holds damaged data: {what} is not a JSON {kind.__name__}",
+            hint="the store was edited outside sweepctl or is damaged; restore it from a copy",
+        )
+    return value
+
+
 def sweep_from_row(row: Any) -> Sweep:
     return Sweep(
         id=row.id,
@@ -36,7 +54,7 @@ def sweep_from_row(row: Any) -> Sweep:
         method=row.method,
         state=row.state,
         state_reason=row.state_reason,
-        config=json.loads(row.spec),
+        config=_loads(row.spec, f"the spec of sweep {row.id}", dict),
         source=row.source,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -52,16 +70,16 @@ def run_from_row(row: Any, *, with_summary: bool = True) -> Run:
         sweep_id=row.sweep_id,
         number=row.number,
         state=row.state,
-        config=json.loads(row.config),
+        config=_loads(row.config, f"the config of run {row.id}", dict),
         agent_id=row.agent_id,
         exit_code=row.exit_code,
         created_at=row.created_at,
         started_at=row.started_at,
         ended_at=row.ended_at,
         heartbeat_at=row.heartbeat_at,
-        summary=json.loads(summary) if summary else {},
+        summary=_loads(summary, f"the summary of run {row.id}", dict) if summary else {},
         metric=row.metric,
-        history=json.loads(row.history) if row.history else [],
+        history=_loads(row.history, f"the history of run {row.id}", list) if row.history else [],
         steps=row.steps or 0,
         reason=row.reason,
         stop_requested=row.stop_requested,

@@ -160,3 +160,71 @@ def test_child_pids_of_a_vanished_process_is_empty():
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     assert process.child_pids(gone.pid) == []
+
+
+# -- issue 24: a full disk and what a run leaves behind ------------------------------------------
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_disk_stops_the_log_but_never_blocks_the_child(tmp_path):
+    log = tmp_path / "output.log"
+    log.symlink_to("/dev/full")  # every write fails with ENOSPC, as on a full disk
+    # 4 MB of output: far past a pipe's buffer, so a pump that died would block the child.
+    code = "import sys; sys.stdout.write('x' * 4_000_000); print('done')"
+    child = process.Child([sys.executable, "-c", code], env=os.environ, cwd=tmp_path, log_path=log)
+    assert child.wait(60) == 0
+    assert child.log_error is not None and child.log_error.errno == 28  # ENOSPC
+    assert not child._pump.is_alive()
+
+
+def test_a_grandchild_left_in_the_group_ends_with_the_run(tmp_path):
+    marker = tmp_path / "grandchild.pid"
+    # The child starts a grandchild that holds its stdout and sleeps, then exits at once.
+    code = (
+        "import subprocess, sys; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        f"open({str(marker)!r}, 'w').write(str(p.pid))"
+    )
+    child = process.Child(
+        [sys.executable, "-c", code], env=os.environ, cwd=tmp_path, log_path=tmp_path / "log"
+    )
+    assert child.wait(60) == 0
+    grandchild = int(marker.read_text())
+    # It was SIGKILLed with the group: it is gone (or a zombie of an exited parent).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(grandchild):
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+    assert not child._pump.is_alive()  # the output pipe closed with it, no 5 s wait
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_stopping_a_run_ends_a_grandchild_that_left_with_setsid(tmp_path):
+    marker = tmp_path / "grandchild.pid"
+    code = (
+        "import subprocess, sys, time; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
+        "start_new_session=True, stdout=subprocess.DEVNULL); "
+        f"open({str(marker)!r}, 'w').write(str(p.pid)); time.sleep(60)"
+    )
+    child = process.Child(
+        [sys.executable, "-c", code], env=os.environ, cwd=tmp_path, log_path=tmp_path / "log"
+    )
+    deadline = time.monotonic() + 30
+    while not marker.exists() or not marker.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    grandchild = int(marker.read_text())
+    assert os.getpgid(grandchild) != child.pid  # it is outside the run's group
+    child.stop(grace=5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(grandchild):
+        time.sleep(0.05)
+    assert not _alive(grandchild)

@@ -170,7 +170,8 @@ def test_unknown_macros_are_warnings_with_did_you_mean(write_sweep):
     assert warnings[0][3] == "did you mean ${interpreter}?"
     assert warnings[1][0] == 8 and "${project}" in warnings[1][2]
     assert warnings[2][0] == 9 and "passed literally" in warnings[2][2]
-    assert len(warnings) == 3
+    assert warnings[3][0] == 10 and "${envvar:HOME} puts the value of $HOME" in warnings[3][2]
+    assert len(warnings) == 4
 
 
 def test_sci_notation_is_a_float_with_a_warning(write_sweep):

@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from sweepctl.results.export import write_text
+from sweepctl.outfile import write_output
 from sweepctl.results.report.figure import (
     AREA,
     COLUMNS,
@@ -45,7 +45,7 @@ def plotly_js() -> str:
 
 def write_page(title: str, content: list[Section], figures: list[Figure], out: Path) -> Path:
     """Write ``report.html``: the sections of ``content`` and every figure, interactive."""
-    write_text(out, page(title, content, figures))
+    write_output(out, page(title, content, figures))
     return out
 
 

@@ -28,6 +28,7 @@ from sweepctl.results.report.stats import (
     value_counts,
 )
 from sweepctl.results.report.theme import FOREST_TREES, PLOTS
+from sweepctl.visible import visible
 
 if TYPE_CHECKING:
     from sweepctl.records import Run
@@ -49,14 +50,22 @@ class Section:
     blocks: list[str | Table] = field(default_factory=list)
 
 
-def _md_text(text: str) -> str:
-    text = re.sub(r"([\\`*<|])", r"\\\1", text)
+def _md_inline(text: str) -> str:
+    # Control characters and line breaks made visible first: a name cannot start a new line
+    # (a heading, a table row); then what Markdown reads as inline markup, links included.
+    text = re.sub(r"([\\`*<>|\[\]])", r"\\\1", visible(text))
     return re.sub(r"(?<!\w)_|_(?!\w)", r"\\_", text)
+
+
+def _md_text(text: str) -> str:
+    # A paragraph or heading: also nothing a line may start with to become a heading, a list,
+    # a rule or a fence.
+    return re.sub(r"^(\s*)([-+=#~]|\d+[.)])", r"\1\\\2", _md_inline(text))
 
 
 def _md_table(table: Table) -> str:
     def row(cells: list[str]) -> str:
-        return "| " + " | ".join(_md_text(c).replace("\n", " ") for c in cells) + " |"
+        return "| " + " | ".join(_md_inline(c) for c in cells) + " |"
 
     rule = ["---:" if i in table.right else "---" for i in range(len(table.headers))]
     return "\n".join([row(table.headers), "| " + " | ".join(rule) + " |", *map(row, table.rows)])

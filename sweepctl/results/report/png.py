@@ -13,6 +13,7 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sweepctl.outfile import write_output
 from sweepctl.results.report.figure import (
     AREA,
     COLUMNS,
@@ -79,10 +80,7 @@ def save(picture: Picture, path: Path) -> None:
     png = buffer.getvalue()
     if len(png) > QUANTIZE_ABOVE:
         png = _quantized(png)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(png)
-    tmp.replace(path)
+    write_output(path, png)
 
 
 def _quantized(png: bytes) -> bytes:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sweepctl.errors import UsageError
-from sweepctl.results.export import write_text
+from sweepctl.outfile import write_output
 from sweepctl.results.report.data import RunSource, collect
 from sweepctl.results.report.figures import figures
 from sweepctl.results.report.html import write_page
@@ -68,7 +68,7 @@ def write_report(
     out_dir = Path(out_dir)
     written = []
     path = out_dir / "runs.csv"
-    write_text(path, runs_csv(data))
+    write_output(path, runs_csv(data))
     written.append(path)
     importance = parameter_importance(data)
     content = sections(data, top=top, importance=importance)
@@ -77,7 +77,7 @@ def write_report(
     if plots:
         pictures = write_pngs(described, out_dir)
     path = out_dir / "summary.md"
-    write_text(path, markdown(title(data), content, pictures))
+    write_output(path, markdown(title(data), content, pictures))
     written.append(path)
     written.extend(pictures)
     if html:
