@@ -28,6 +28,7 @@ from sweepctl.api_types import (
     Created,
     Deleted,
     EarlySavings,
+    Requeued,
     RunList,
     RunLog,
     SeedRuns,
@@ -40,7 +41,7 @@ from sweepctl.api_types import (
 from sweepctl.backends import factory
 from sweepctl.backends.base import AgentOptions, AgentReport, Backend, EchoFor
 from sweepctl.backends.wandb import sync as syncing
-from sweepctl.domain import RUN_STATES
+from sweepctl.domain import REQUEUE_DEFAULT, REQUEUE_FROM, RUN_STATES
 from sweepctl.errors import InvalidSweepError, Problem, UsageError
 from sweepctl.lazy import lazy_import
 from sweepctl.outfile import write_output
@@ -490,6 +491,23 @@ def _read_from(path: Path, offset: int) -> bytes:
 
 
 # -- a sweep's life ----------------------------------------------------------------------------
+
+
+def requeue(
+    ref: str, *, states: Sequence[str] = REQUEUE_DEFAULT, storage: str | None = None
+) -> Requeued:
+    """Offer again the configs of a sweep's runs that ended in ``states`` (killed, failed,
+    crashed by default): each such run becomes ``requeued`` (keeping its old state in its
+    reason) and its config is handed out before new ones, without using up retries."""
+    for state in states:
+        if state not in REQUEUE_FROM:
+            raise UsageError(
+                f"runs in state {state!r} cannot be requeued",
+                hint=did_you_mean(state, REQUEUE_FROM) or f"one of: {', '.join(REQUEUE_FROM)}",
+            )
+    backend, sweep = factory.open_sweep(ref, storage)
+    counts = backend.requeue(sweep.id, list(states))
+    return Requeued(backend.get_sweep(sweep.id), counts)
 
 
 def delete(ref: str, *, storage: str | None = None) -> Deleted:

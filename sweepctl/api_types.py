@@ -234,6 +234,21 @@ class RunLog:
 
 
 @dataclass
+class Requeued:
+    """What :func:`requeue` offered again: runs by the state they had."""
+
+    sweep: Sweep
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sweep_id": self.sweep.id, "requeued": self.counts, "state": self.sweep.state}
+
+
+@dataclass
 class Deleted:
     """What :func:`delete` removed."""
 

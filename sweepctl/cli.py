@@ -11,6 +11,7 @@ import click
 import typer
 
 from sweepctl import __version__
+from sweepctl.domain import REQUEUE_DEFAULT
 from sweepctl.duration import parse_duration
 from sweepctl.errors import (
     EXIT_INTERRUPTED,
@@ -414,6 +415,32 @@ def logs(
     for chunk in api.follow_log(found, storage=storage) if follow else [found.path.read_bytes()]:
         out.write(chunk)
         out.flush()
+
+
+@app.command()
+def requeue(
+    sweep: SweepArg,
+    state: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--state",
+            help="Runs in these states (repeatable or comma-separated).",
+            show_default=False,
+        ),
+    ] = None,
+    storage: StorageOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run ended runs' configs again. Killed, failed and crashed ones by default."""
+    states = [s.strip() for given in state or [] for s in given.split(",") if s.strip()]
+    result = api.requeue(sweep, states=states or REQUEUE_DEFAULT, storage=storage)
+    if json_out:
+        render.as_json(result.to_json())
+        return
+    done = ", ".join(f"{n} {s}" for s, n in result.counts.items()) or "none"
+    render.line(f"requeued {result.total} runs of sweep {result.sweep.shown} ({done})")
+    if result.total:
+        render.info(f"run them with `sweepctl agent {result.sweep.id}`")
 
 
 @app.command()

@@ -24,6 +24,7 @@ class RunState(str, Enum):
     STOPPED = "stopped"  # early termination, or `stop` on one run
     KILLED = "killed"  # Ctrl-C on the agent, or `stop --cancel`
     TIMEOUT = "timeout"  # ran past `--timeout`
+    REQUEUED = "requeued"  # ended otherwise, then offered again by `sweepctl requeue`
 
     def __str__(self) -> str:
         return self.value
@@ -53,7 +54,11 @@ DISPLAY_ORDER: tuple[str, ...] = (
     "preempted",
     "killed",
     "timeout",
+    "requeued",
 )
+# What `sweepctl requeue` may offer again (by default the first three).
+REQUEUE_FROM: tuple[str, ...] = ("killed", "failed", "crashed", "preempted", "timeout", "stopped")
+REQUEUE_DEFAULT: tuple[str, ...] = ("killed", "failed", "crashed")
 
 
 # -- control actions -------------------------------------------------------------------------

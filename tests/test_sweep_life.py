@@ -102,3 +102,43 @@ def test_sweeps_named_alike_are_told_apart_by_their_ids(capsys, here) -> None:
     assert code == 2 and first in err and second in err  # the name alone is ambiguous
     code, out, _ = cli(capsys, "pause", second)
     assert out.strip().startswith(f"sweep g ({second}) is now paused")
+
+
+def test_requeue_offers_failed_and_killed_configs_again(capsys, here) -> None:
+    """A grid whose x=2 point failed is finished with no result for it; `requeue` puts the
+    point back (the failed run kept, marked), and the next agent finishes it."""
+    (here / "p.py").write_text(
+        "import os, sys, sweepctl\n"
+        "x = float(sys.argv[1].split('=')[1])\n"
+        "if x == 2 and not os.path.exists('fixed'):\n"
+        "    sys.exit('x=2 diverged')\n"
+        "sweepctl.log({'loss': x * x})\n"
+    )
+    _, sweep_id, _ = cli(capsys, "create", "three.yaml", "-q")
+    sweep_id = sweep_id.strip()
+    cli(capsys, "agent", sweep_id)
+    _, out, _ = cli(capsys, "ls", "--json")
+    assert json.loads(out)[0]["state"] == "finished"
+    code, _, err = cli(capsys, "requeue", sweep_id, "--state", "faild")
+    assert code == 2 and "did you mean 'failed'?" in err
+    code, _, err = cli(capsys, "requeue", sweep_id, "--state", "finished")
+    assert code == 2 and "runs in state 'finished' cannot be requeued" in err
+    code, out, err = cli(capsys, "requeue", sweep_id)
+    assert code == 0 and f"requeued 1 runs of sweep g ({sweep_id}) (1 failed)" in out
+    _, out, _ = cli(capsys, "ls", "--json")
+    assert json.loads(out)[0]["state"] == "running"  # a point has no result again
+    (here / "fixed").write_text("")
+    assert cli(capsys, "agent", sweep_id)[0] == 0
+    _, out, _ = cli(capsys, "runs", sweep_id, "--json")
+    runs = json.loads(out)
+    assert sorted((r["config"]["x"], r["state"]) for r in runs) == [
+        (0.5, "finished"),
+        (1, "finished"),
+        (2, "finished"),
+        (2, "requeued"),
+    ]
+    old = next(r for r in runs if r["state"] == "requeued")
+    assert old["reason"].startswith("requeued by user; was failed: exit code 1")
+    # Nothing left to requeue in the default states; other states by name.
+    code, out, _ = cli(capsys, "requeue", sweep_id, "--state", "killed,crashed", "--json")
+    assert json.loads(out)["requeued"] == {}

@@ -202,6 +202,10 @@ class Backend(Protocol):
         """Remove a sweep with its runs and their files; says what was removed."""
         ...
 
+    def requeue(self, sweep_id: str, states: Sequence[str]) -> dict[str, int]:
+        """Offer again the configs of the sweep's runs in ``states``; ``{state: count}``."""
+        ...
+
     def update(
         self, sweep_id: str, config: dict[str, Any], lines: dict[tuple, int] | None = None
     ) -> list[str]:

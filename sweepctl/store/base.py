@@ -157,6 +157,35 @@ class Store(Database):
                 hint = f"did you mean {near}? ({hint})"
         raise UsageError(f"no sweep {ref!r} in this store", hint=hint)
 
+    def requeue_runs(self, sweep_id: str, states: Sequence[str]) -> dict[str, int]:
+        """Mark a sweep's runs in ``states`` requeued (their config is offered again), each
+        keeping what it was in its reason; ``{old state: count}``."""
+
+        def transaction(conn: Connection) -> dict[str, int]:
+            rows = conn.execute(
+                sa.select(t.runs.c.id, t.runs.c.state, t.runs.c.reason).where(
+                    t.runs.c.sweep_id == sweep_id, t.runs.c.state.in_(list(states))
+                )
+            ).all()
+            counts: dict[str, int] = {}
+            for run_id, state, reason in rows:
+                was = f"requeued by user; was {state}" + (f": {reason}" if reason else "")
+                conn.execute(
+                    sa.update(t.runs)
+                    .where(t.runs.c.id == run_id)
+                    .values(state="requeued", reason=was)
+                )
+                counts[state] = counts.get(state, 0) + 1
+            if rows:
+                conn.execute(
+                    sa.update(t.sweeps)
+                    .where(t.sweeps.c.id == sweep_id, t.sweeps.c.state == "finished")
+                    .values(state="running", state_reason="runs requeued", updated_at=time.time())
+                )
+            return counts
+
+        return self.write(transaction)
+
     def delete_sweep(self, sweep_id: str) -> int:
         """Remove a sweep, its runs, their history and its agents, in one transaction; the
         number of runs removed."""

@@ -168,6 +168,16 @@ class LocalBackend:
             shutil.rmtree(files)
         return f"deleted sweep {sweep.shown}: {removed} run{'s' if removed != 1 else ''}"
 
+    def requeue(self, sweep_id: str, states: Sequence[str]) -> dict[str, int]:
+        sweep = self.store.get_sweep(sweep_id)
+        if sweep.state == "canceled":
+            raise UsageError(
+                f"sweep {sweep.shown} is canceled: nothing of it runs",
+                hint=f"resume it first: `sweepctl resume {sweep.id}`",
+            )
+        self.store.reap(sweep.id, heartbeat_timeout(sweep.spec))  # lost runs count as crashed
+        return self.store.requeue_runs(sweep.id, states)
+
     def update(
         self, sweep_id: str, config: dict[str, Any], lines: dict[tuple, int] | None = None
     ) -> list[str]:

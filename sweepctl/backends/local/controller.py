@@ -38,6 +38,12 @@ def interrupted(run: Run) -> bool:
     return run.state == RunState.KILLED and run.stop_requested is None
 
 
+def offered_again(run: Run) -> bool:
+    """Whether a run's config is always offered again, without using up retries: an
+    interrupted run, or one the user requeued (`sweepctl requeue`)."""
+    return interrupted(run) or run.state == RunState.REQUEUED
+
+
 def _unresolved(spec: SweepSpec, runs: list[Run]) -> tuple[set[str], Counter[str]]:
     """The configs (by key) with no attempt that counts, and each config's retried attempts.
 
@@ -53,7 +59,7 @@ def _unresolved(spec: SweepSpec, runs: list[Run]) -> tuple[set[str], Counter[str
     for run in runs:
         key = config_key(run.config)
         keys[key] = None
-        if interrupted(run):
+        if offered_again(run):
             continue
         if run.state in again:
             attempts[key] += 1
@@ -65,13 +71,14 @@ def _unresolved(spec: SweepSpec, runs: list[Run]) -> tuple[set[str], Counter[str
 def requeued(spec: SweepSpec, runs: list[Run]) -> dict[str, Any] | None:
     """The config of the oldest run that ended through no fault of its own, to run again.
 
-    Interrupted runs (Ctrl-C on their agent) are always offered again; crashed (agent lost)
-    and preempted (agent sent SIGTERM) runs, and failed ones with ``retry_failed``, while
+    Interrupted runs (Ctrl-C on their agent) and requeued ones are always offered again;
+    crashed (agent lost) and preempted (agent sent SIGTERM) runs, and failed ones with
+    ``retry_failed``, while
     the config has had at most ``retries`` such attempts beyond the first. Never while an
     attempt of the config is running or has ended any other way.
     """
     again = set(REQUEUED_STATES) | ({"failed"} if spec.options.get("retry_failed") else set())
-    if not any(r.state in again or interrupted(r) for r in runs):
+    if not any(r.state in again or offered_again(r) for r in runs):
         return None  # the common case, without a config key for every run at every claim
     retries = int(spec.options.get("retries", RETRIES))
     open_keys, attempts = _unresolved(spec, runs)

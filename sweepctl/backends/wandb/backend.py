@@ -99,6 +99,12 @@ class WandbBackend:
             hint="delete it in W&B's web app (the sweep's overview, Delete sweep)",
         )
 
+    def requeue(self, sweep_id: str, states: Sequence[str]) -> dict[str, int]:
+        raise UsageError(
+            f"W&B sweep {sweep_id}'s runs are handed out by W&B's controller",
+            hint="requeue works on local sweeps; W&B offers no such call",
+        )
+
     def update(
         self, sweep_id: str, config: dict[str, Any], lines: dict[tuple, int] | None = None
     ) -> list[str]:
