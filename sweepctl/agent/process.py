@@ -44,6 +44,10 @@ class Child:
         self.started = time.monotonic()
         self.ended: float | None = None
         self.log_error: OSError | None = None  # why the output log stopped, if it did
+        # The run's processes carry its id in their environment, wherever they move: the
+        # tag finds them when they left the group and session and lost their parent.
+        run_id = env.get(RUN_TAG)
+        self.tag = f"{RUN_TAG}={run_id}".encode() if run_id else None
         self.proc = subprocess.Popen(
             self.argv,
             env=dict(env),
@@ -104,6 +108,7 @@ class Child:
                 # the run, or hold its output open).
                 with contextlib.suppress(OSError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
+                self._kill_tagged(signal.SIGKILL)
             else:
                 try:
                     self.proc.wait(timeout)
@@ -129,6 +134,17 @@ class Child:
         for pid in strays:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
+        self._kill_tagged(sig)
+
+    def _kill_tagged(self, sig: int) -> None:
+        """Signal every process of this user tagged with this run's id but the child itself
+        (handled through its group): those that left with ``setsid`` and were orphaned."""
+        if self.tag is None:
+            return
+        for pid in tagged(self.tag):
+            if pid != self.proc.pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
 
     def stop(self, grace: float, kill_now: threading.Event | None = None) -> int:
         """SIGTERM, then SIGKILL after ``grace`` seconds (or at once when ``kill_now`` is set)."""
@@ -336,6 +352,36 @@ def _pgid(pid: int) -> int | None:
         return os.getpgid(pid)
     except OSError:
         return None
+
+
+RUN_TAG = "SWEEPCTL_RUN_ID"  # the environment variable that tags a run's processes
+
+
+def tagged(entry: bytes) -> list[int]:
+    """The processes of this user (this one aside) whose environment has ``entry``
+    (``b"SWEEPCTL_RUN_ID=ab12cd34"``), from /proc; empty where there is none. A process that
+    rewrote its environment from scratch escapes this; nothing else a program does does."""
+    me, own = os.getuid(), os.getpid()
+    needle = b"\0" + entry + b"\0"
+    found = []
+    try:
+        names = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+    for name in names:
+        pid = int(name)
+        if pid == own:
+            continue
+        try:
+            if os.stat(f"/proc/{name}").st_uid != me:
+                continue
+            with open(f"/proc/{name}/environ", "rb") as fh:
+                environ = fh.read()
+        except OSError:
+            continue
+        if needle in b"\0" + environ:
+            found.append(pid)
+    return found
 
 
 def descendants(pid: int) -> list[int]:

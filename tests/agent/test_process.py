@@ -228,3 +228,46 @@ def test_stopping_a_run_ends_a_grandchild_that_left_with_setsid(tmp_path):
     while time.monotonic() < deadline and _alive(grandchild):
         time.sleep(0.05)
     assert not _alive(grandchild)
+
+
+def test_a_setsid_grandchild_of_a_program_that_exits_ends_with_the_run(tmp_path):
+    """The program starts a grandchild in a new session, then exits 0 on its own: the
+    grandchild is orphaned (no longer a descendant, in no group of the run), but it still
+    carries the run's id in its environment, and ends with the run."""
+    marker = tmp_path / "grandchild.pid"
+    code = (
+        "import subprocess, sys; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], "
+        "start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+        f"open({str(marker)!r}, 'w').write(str(p.pid))"
+    )
+    env = dict(os.environ, SWEEPCTL_RUN_ID=f"t{os.getpid()}x")
+    child = process.Child(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, log_path=tmp_path / "log"
+    )
+    assert child.wait(60) == 0
+    grandchild = int(marker.read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(grandchild):
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def test_the_tag_finds_only_the_runs_own_processes(tmp_path):
+    env = dict(os.environ, SWEEPCTL_RUN_ID="tagtest1")
+    other = dict(os.environ, SWEEPCTL_RUN_ID="tagtest10")  # a prefix of nothing: not a match
+    mine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], env=env)
+    theirs = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], env=other)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and mine.pid not in process.tagged(
+            b"SWEEPCTL_RUN_ID=tagtest1"
+        ):
+            time.sleep(0.05)
+        found = process.tagged(b"SWEEPCTL_RUN_ID=tagtest1")
+        assert mine.pid in found and theirs.pid not in found and os.getpid() not in found
+    finally:
+        mine.kill()
+        theirs.kill()
+        mine.wait()
+        theirs.wait()
