@@ -1,6 +1,6 @@
 """Errors a person can act on.
 
-Library code raises :class:`SweepctlError` (or a subclass); only ``cli.py`` turns one into a
+Library code raises :class:`SweepctlError` (or a subclass); only ``sweepctl.cli`` turns one into a
 message on stderr and an exit code. Validation problems are collected as :class:`Problem`
 values, so a file's every problem can be reported at once.
 """
