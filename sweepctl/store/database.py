@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from sweepctl.errors import SweepctlError, UsageError
 from sweepctl.store import tables as t
+from sweepctl.store.postgres import engine_arguments
 from sweepctl.urls import redact
 
 
@@ -56,8 +57,9 @@ class Database:
                 connection.exec_driver_sql(f"BEGIN {mode}")
 
             return engine
+        target, connect_args = engine_arguments(url)
         try:
-            return sa.create_engine(url, pool_pre_ping=True)
+            return sa.create_engine(target, pool_pre_ping=True, connect_args=connect_args)
         except ModuleNotFoundError as exc:
             raise UsageError(
                 f"the PostgreSQL driver is not installed ({exc.name})",
@@ -87,7 +89,12 @@ class Database:
                 text = str(exc.orig).lower()
                 if "does not exist" in text and "database" in text:
                     raise self._missing_database() from None  # no retry brings it
-                busy = "locked" in text or "busy" in text or "could not serialize" in text
+                busy = (
+                    "locked" in text
+                    or "busy" in text
+                    or "could not serialize" in text
+                    or "statement timeout" in text  # a lock held by a peer cut off mid-claim
+                )
                 lost = exc.connection_invalidated or "connection" in text or "terminating" in text
                 if not (busy or lost) or attempt == attempts - 1:
                     raise SweepctlError(
