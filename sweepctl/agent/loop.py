@@ -175,6 +175,7 @@ class Agent:
         self._started_at = time.monotonic()
         self._failures = 0
         self._ended = 0
+        self._store_away: float | None = None  # since when the store has not answered
 
     # -- checks before anything is stored ----------------------------------------------------
     def preflight(self) -> None:
@@ -237,7 +238,23 @@ class Agent:
         try:
             action()
         except SweepctlError as exc:
-            self.say(f"store unreachable, runs keep going: {exc.message}")
+            self._store_lost(exc.message)
+        else:
+            self._store_back()
+
+    def _store_lost(self, why: str, waiting: str = "waiting for the store") -> None:
+        """Say that the store is away once per outage, not once per retry."""
+        with self._lock:
+            if self._store_away is not None:
+                return
+            self._store_away = time.monotonic()
+        self.say(f"{waiting} (runs keep going): {why}")
+
+    def _store_back(self) -> None:
+        with self._lock:
+            since, self._store_away = self._store_away, None
+        if since is not None:
+            self.say(f"store reachable again after {time.monotonic() - since:.0f}s")
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         if self._interrupt.is_set():
@@ -289,7 +306,10 @@ class Agent:
                 action, value = next_run(self.store, self.sweep.id, self.agent_id, self.spec)
             except SweepctlError as exc:
                 self._release()
-                action, value = WAIT, f"the store is unreachable ({exc.message})"
+                self._store_lost(exc.message)
+                action, value = WAIT, None  # counts as waiting for --idle-exit
+            else:
+                self._store_back()
             if action == RUN:
                 waiting_since = None
                 with self._lock:
@@ -301,13 +321,14 @@ class Agent:
                 now = time.monotonic()
                 if waiting_since is None:
                     waiting_since = now
-                    if index == 0:
+                    if index == 0 and value is not None:
                         self.say(f"waiting: {value}")
                 if self.idle_exit is not None and now - waiting_since >= self.idle_exit:
                     with self._lock:
                         if self.report.stop_reason is None:
                             self.report.stop_reason = (
-                                f"idle for {self.idle_exit:g}s ({value}): --idle-exit"
+                                f"idle for {self.idle_exit:g}s "
+                                f"({value or 'the store is unreachable'}): --idle-exit"
                             )
                     self._no_more.set()
                     return
@@ -435,17 +456,15 @@ class Agent:
         them; the agent says once that it waits. Only a second Ctrl-C gives up, and then the
         run stays "running" until the heartbeat rule marks it crashed and offers it again.
         """
-        said = False
         while True:
             try:
                 write()
+                self._store_back()
                 return
             except SweepctlError as exc:
                 if self._kill_now.is_set():
                     raise
-                if not said:
-                    self.say(f"waiting for the store to record {what}: {exc.message}")
-                    said = True
+                self._store_lost(exc.message, f"waiting for the store to record {what}")
             self._kill_now.wait(STORE_RETRY)
 
     def _ending(self, run_id: str, deadline: float | None) -> tuple[str, str] | None:

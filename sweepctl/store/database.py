@@ -97,8 +97,10 @@ class Database:
                 )
                 lost = exc.connection_invalidated or "connection" in text or "terminating" in text
                 if not (busy or lost) or attempt == attempts - 1:
+                    # libpq adds hint lines ("Is the server running on that host ...?").
+                    why = (str(exc.orig).strip().splitlines() or [""])[0]
                     raise SweepctlError(
-                        f"the store could not be {'written' if write else 'read'}: {exc.orig}",
+                        f"the store could not be {'written' if write else 'read'}: {why}",
                         hint=f"store: {redact(self.url)}",
                     ) from None
                 time.sleep(delay)

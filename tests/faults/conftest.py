@@ -30,6 +30,7 @@ from postgres_server import postgres_url
 from sweepctl.store.postgres import engine_arguments
 
 from .netns import Namespace, NetnsUnavailable
+from .private_postgres import PrivatePostgres, PrivatePostgresUnavailable
 
 BIN = str(Path(sys.executable).parent)
 FORWARDER = Path(__file__).with_name("forwarder.py")
@@ -214,3 +215,20 @@ def workspace_factory(tmp_path: Path) -> Iterator[Callable[[str], Workspace]]:
         for ws in made:
             for proc in ws.procs:
                 stop(proc)
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of this test's own, to stop and start; removed afterwards."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install 'sweepctl[postgres]')")
+    try:
+        server = PrivatePostgres()
+    except PrivatePostgresUnavailable as exc:
+        pytest.skip(f"a private PostgreSQL server cannot be started here: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
