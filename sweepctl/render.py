@@ -271,7 +271,9 @@ def agent_summary(report: AgentReport, *, show_tails: bool) -> None:
     states = Counter(o.state for o in report.outcomes)
     summary = ", ".join(f"{n} {s}" for s, n in states.most_common()) or "no runs"
     info(("agent done: ", "bold"), summary)
-    if report.failed_policy:
+    if report.fault:
+        warning(f"stopped: {report.fault}", hint=report.fault_hint)
+    elif report.failed_policy:
         last = report.outcomes[-1] if report.outcomes else None
         hint = f"; the last run's output is in {last.log}" if last and last.log else ""
         warning(

@@ -8,6 +8,7 @@ them as killed, a second one kills them at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl.agent import macros
+from sweepctl.agent.disk import NO_SPACE, check_room, disk_full, is_full
 from sweepctl.agent.metrics import MetricsTail
 from sweepctl.agent.process import (
     Child,
@@ -38,7 +40,7 @@ from sweepctl.backends.local.controller import (
     next_run,
     settle,
 )
-from sweepctl.errors import SweepctlError, UsageError
+from sweepctl.errors import DiskFull, SweepctlError, UsageError
 from sweepctl.search.bayes import warm_up
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep
@@ -237,6 +239,8 @@ class Agent:
         """Run a store call of the main loop; a store that is away is said once, not fatal."""
         try:
             action()
+        except DiskFull as exc:
+            self._stop_on_fault(exc)
         except SweepctlError as exc:
             self._store_lost(exc.message)
         else:
@@ -303,7 +307,12 @@ class Agent:
         waiting_since: float | None = None
         while self._reserve():
             try:
+                check_room(self.store.files_dir)  # never claim a run that cannot be recorded
                 action, value = next_run(self.store, self.sweep.id, self.agent_id, self.spec)
+            except DiskFull as exc:
+                self._release()
+                self._stop_on_fault(exc)
+                return
             except SweepctlError as exc:
                 self._release()
                 self._store_lost(exc.message)
@@ -314,7 +323,11 @@ class Agent:
                 waiting_since = None
                 with self._lock:
                     self.report.started += 1
-                self._after(self._execute(value, index))
+                try:
+                    self._after(self._execute(value, index))
+                except DiskFull as exc:
+                    self._stop_on_fault(exc)
+                    return
                 continue
             self._release()
             if action == WAIT:
@@ -342,6 +355,17 @@ class Agent:
                         self.report.stop_reason = value
             return
 
+    def _stop_on_fault(self, exc: SweepctlError) -> None:
+        """Claim nothing more: this machine cannot record runs (a full disk). Said once; the
+        agent ends in failure after its running runs."""
+        with self._lock:
+            first = self.report.fault is None
+            if first:
+                self.report.fault, self.report.fault_hint = exc.message, exc.hint
+        self._no_more.set()
+        if first:
+            self.say(f"{exc.message}; the running runs go on")
+
     def _after(self, outcome: Outcome) -> None:
         """Keep W&B's failure policy: stop an agent whose runs keep failing at the start."""
         with self._lock:
@@ -365,14 +389,20 @@ class Agent:
 
     def _execute(self, run: Run, index: int) -> Outcome:
         files = RunFiles(self.store.files_dir / "runs" / self.sweep.id / run.id)
-        # Ids are ours ([a-z0-9]), never user text, so they are safe as path parts.
-        files.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        macros.write_param_file(files.params, run.config)
         json_file = None
         command = self.spec.command
-        if macros.needs_args_json_file(command, environ=self.environ):
-            files.args_json.write_text(macros.args_json(run.config))
-            json_file = str(files.args_json)
+        try:
+            # Ids are ours ([a-z0-9]), never user text, so they are safe as path parts.
+            files.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            macros.write_param_file(files.params, run.config)
+            if macros.needs_args_json_file(command, environ=self.environ):
+                files.args_json.write_text(macros.args_json(run.config))
+                json_file = str(files.args_json)
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            self._give_back(run, "its files could not be written: the disk is full")
+            raise disk_full(files.folder.parent, exc.strerror or str(exc)) from None
         argv = macros.render_command(
             command,
             run.config,
@@ -390,6 +420,9 @@ class Agent:
         try:
             child = Child(argv, env=env, cwd=self.cwd, log_path=files.log, echo=echo)
         except OSError as exc:
+            if exc.errno in NO_SPACE:
+                self._give_back(run, "its output could not be written: the disk is full")
+                raise disk_full(files.folder.parent, exc.strerror or str(exc)) from None
             reason = f"could not start {argv[0]!r}: {exc.strerror or exc}"
             self.store.finish_run(run.id, "failed", exit_code=None, reason=reason)
             return Outcome(run, "failed", None, reason, 0.0, files.log)
@@ -399,6 +432,11 @@ class Agent:
         metric = None
         try:
             state, code, reason, metric = self._watch(run, child, files)
+        except DiskFull:
+            # Its end cannot be recorded: the run stays "running" until the heartbeat rule
+            # marks it crashed, and its config is offered again.
+            child.stop(self.grace, self._kill_now)
+            raise
         except Exception as exc:  # a bug or a lost store must not leave the run "running"
             code = child.stop(self.grace, self._kill_now)
             state, reason = "failed", f"sweepctl error while watching the run: {exc!r}"
@@ -439,6 +477,10 @@ class Agent:
         self._persist(recorder.flush, f"run {run.id}'s last metrics")
         if code == 0:
             return "finished", code, None, recorder.best
+        if is_full(files.folder):
+            # Most likely it failed writing to the full disk, through no fault of its config:
+            # killed without a stop request, it is offered again like an interrupted run.
+            return "killed", code, "it failed while the disk of its files was full", recorder.best
         if code < 0:
             name = (
                 signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else code
@@ -462,10 +504,15 @@ class Agent:
                 self._store_back()
                 return
             except SweepctlError as exc:
-                if self._kill_now.is_set():
-                    raise
+                if self._kill_now.is_set() or isinstance(exc, DiskFull):
+                    raise  # no waiting would free the disk
                 self._store_lost(exc.message, f"waiting for the store to record {what}")
             self._kill_now.wait(STORE_RETRY)
+
+    def _give_back(self, run: Run, why: str) -> None:
+        """End a claimed run that could not start, so that its config is offered again."""
+        with contextlib.suppress(SweepctlError):  # else the heartbeat rule does it
+            self.store.finish_run(run.id, "killed", reason=why)
 
     def _ending(self, run_id: str, deadline: float | None) -> tuple[str, str] | None:
         """Why a running child must stop now, as (state, reason), or None."""

@@ -63,16 +63,32 @@ class Child:
     def _copy_output(self, echo: Echo | None) -> None:
         assert self.proc.stdout is not None
         # Owner only: a run's output can hold anything the program prints.
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "ab") as log:
+        log: Any = None
+        with contextlib.suppress(OSError):  # a full disk: the output is still drained below
+            log = os.fdopen(
+                os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab"
+            )
+        try:
             while chunk := self.proc.stdout.read1(65536):
-                log.write(chunk)
-                log.flush()
+                if log is not None:
+                    try:
+                        log.write(chunk)
+                        log.flush()
+                    except OSError:
+                        # The disk is full: stop logging but keep reading, or the child
+                        # would block on a full pipe.
+                        with contextlib.suppress(OSError):
+                            log.close()
+                        log = None
                 if echo is not None:
                     try:
                         echo(chunk)
                     except (OSError, ValueError):
                         echo = None  # the terminal went away; keep logging
+        finally:
+            if log is not None:
+                with contextlib.suppress(OSError):
+                    log.close()
 
     @property
     def pid(self) -> int:

@@ -12,10 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from sweepctl.errors import SweepctlError, UsageError
+from sweepctl.errors import DiskFull, SweepctlError, UsageError
 from sweepctl.store import tables as t
 from sweepctl.store.postgres import engine_arguments
 from sweepctl.urls import redact
+
+# How SQLite ("database or disk is full") and PostgreSQL (SQLSTATE 53100, "could not extend
+# file ...: No space left on device") say that the disk is full.
+DISK_FULL = ("disk is full", "no space left", "could not extend file", "disk full")
 
 
 class Database:
@@ -89,6 +93,12 @@ class Database:
                 text = str(exc.orig).lower()
                 if "does not exist" in text and "database" in text:
                     raise self._missing_database() from None  # no retry brings it
+                if any(s in text for s in DISK_FULL):
+                    raise DiskFull(
+                        f"the disk holding the store is full: {str(exc.orig).strip()}",
+                        hint=f"free space there (store: {redact(self.url)}), then start the "
+                        "agent again",
+                    ) from None
                 busy = (
                     "locked" in text
                     or "busy" in text

@@ -87,6 +87,26 @@ def netns() -> Iterator[Namespace]:
         ns.close()
 
 
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A URL of a fresh schema on the real PostgreSQL server, dropped afterwards."""
+    base, reason = postgres_url()
+    if base is None:
+        pytest.skip(reason)
+    schema = f"sweepctl_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        conn.commit()
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+            conn.commit()
+        admin.dispose()
+
+
 @dataclass
 class Linked:
     """A fresh schema on the real server, reachable from the host and from the namespace."""
@@ -204,8 +224,8 @@ def workspace_factory(tmp_path: Path) -> Iterator[Callable[[str], Workspace]]:
     """Workspaces on a store URL; every agent they started is ended afterwards."""
     made: list[Workspace] = []
 
-    def make(url: str) -> Workspace:
-        ws = make_workspace(tmp_path, url)
+    def make(url: str, root: Path | None = None) -> Workspace:
+        ws = make_workspace(root or tmp_path, url)
         made.append(ws)
         return ws
 
@@ -232,3 +252,39 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 6 MiB tmpfs file system, mounted for this test and unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        # Lazy: a process of a failed test may still hold a file open there.
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=30)
+
+
+def fill(folder: Path) -> Path:
+    """Fill the file system of ``folder`` up with one file; returns it (delete it to free)."""
+    filler = folder / "filler"
+    chunk = b"\0" * 65536
+    with open(filler, "wb") as fh:
+        for _ in range(1 << 16):  # 4 GiB at most: far more than any test's file system
+            try:
+                fh.write(chunk)
+                fh.flush()
+            except OSError:
+                break
+    return filler
