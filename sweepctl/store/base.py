@@ -21,6 +21,7 @@ from sweepctl.store.locate import STORE_DIR, find_default_store, resolve_url
 from sweepctl.store.rows import (
     CLAIM_HISTORY,
     FINISH_RUNNING,
+    INSERT_METRICS,
     INSERT_RUN,
     RUN_OPTIONAL,
     SWEEP_FOR_UPDATE,
@@ -239,7 +240,7 @@ class Store(Database):
         def transaction(conn: Connection) -> None:
             if rows:
                 conn.execute(
-                    sa.insert(t.metrics),
+                    INSERT_METRICS[conn.dialect.name],
                     [
                         {"run_id": run_id, "step": first_step + i, "data": dumps(r)}
                         for i, r in enumerate(rows)
@@ -302,7 +303,9 @@ class Store(Database):
                 )
                 conn.execute(
                     sa.update(t.runs)
-                    .where(t.runs.c.id == run_id)
+                    # Not a run that has this state already: that is this very write, tried
+                    # again after its commit's answer was lost with the connection.
+                    .where(t.runs.c.id == run_id, t.runs.c.state != state)
                     .values(
                         exit_code=exit_code,
                         reason=sa.func.coalesce(t.runs.c.reason, "") + late,

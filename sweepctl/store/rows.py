@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from sweepctl.records import Run, Sweep
@@ -93,6 +94,12 @@ CLAIM_HISTORY = (
     .order_by(t.runs.c.number)
 )
 INSERT_RUN = sa.insert(t.runs)
+# History rows already there are skipped: a write is tried again when the connection dropped
+# before its commit was confirmed, and the commit may have happened.
+INSERT_METRICS = {
+    "sqlite": sqlite.insert(t.metrics).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(t.metrics).on_conflict_do_nothing(),
+}
 # SET from the parameters named after columns: state, exit_code, reason, ended_at.
 FINISH_RUNNING = sa.update(t.runs).where(
     t.runs.c.id == sa.bindparam("b_run"), t.runs.c.state == "running"
