@@ -79,3 +79,26 @@ def test_a_full_disk_stops_the_agent_and_nothing_is_lost(small_disk, store_url, 
     assert finished == list(range(1, 9)), [(r["config"]["a"], r["state"]) for r in runs]
     assert all(r["summary"]["_step"] == 4 for r in runs if r["state"] == "finished")
     assert {r["state"] for r in runs} <= {"finished", "killed", "crashed"}
+
+
+def test_a_child_whose_output_cannot_be_logged_still_runs_to_its_end(small_disk):
+    import os
+    import sys
+
+    from sweepctl.agent.process import Child
+
+    filler = fill(small_disk)
+    try:
+        # Far more output than a pipe holds: if nobody read it, the child would block.
+        child = Child(
+            [sys.executable, "-c", "import sys; sys.stdout.write('x' * 1_000_000)"],
+            env=dict(os.environ),
+            cwd=None,
+            log_path=small_disk / "run" / "output.log",
+        )
+        try:
+            assert child.wait(120) == 0
+        finally:
+            child.stop(5)  # only if the test failed: it has exited otherwise
+    finally:
+        filler.unlink()
