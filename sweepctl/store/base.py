@@ -21,11 +21,11 @@ from sweepctl.store.locate import STORE_DIR, find_default_store, resolve_url
 from sweepctl.store.rows import (
     CLAIM_HISTORY,
     FINISH_RUNNING,
-    INSERT_METRICS,
     INSERT_RUN,
     RUN_OPTIONAL,
     SWEEP_FOR_UPDATE,
     dumps,
+    insert_metrics,
     mark_crashed,
     new_id,
     run_from_row,
@@ -240,7 +240,7 @@ class Store(Database):
         def transaction(conn: Connection) -> None:
             if rows:
                 conn.execute(
-                    INSERT_METRICS[conn.dialect.name],
+                    insert_metrics(conn.dialect.name),
                     [
                         {"run_id": run_id, "step": first_step + i, "data": dumps(r)}
                         for i, r in enumerate(rows)
