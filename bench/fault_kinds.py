@@ -10,9 +10,9 @@ Each kind runs one grid sweep of POINTS over a program that logs STEPS steps (th
 - ``restart``: three agents on a private PostgreSQL server (tests/faults/private_postgres.py,
   never the shared one); each round stops it (`pg_ctl stop -m fast`, as `pg_ctlcluster ...
   stop -m fast` does) for a random 1..MAX_DOWN s, then starts it.
-- ``disk``: two agents on an SQLite store on a 16 MiB tmpfs; each round fills the file system,
-  waits for every agent to stop (they must exit 1 and say the disk is full), checks
-  `PRAGMA integrity_check`, frees the space and starts two new agents.
+- ``disk``: two agents on an SQLite store on a 32 MiB tmpfs (their output elsewhere); each
+  round fills the file system, waits for every agent to stop (they must exit 1 and say the
+  disk is full), checks `PRAGMA integrity_check`, frees the space and starts two new agents.
 
 Rounds begin 1-2 s apart, once a run is running. After every round the store is read: no grid
 point may have two finished runs. For partitions and restarts, the time from the end of the
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -157,7 +158,10 @@ class Harness:
         )
         self.env = fleet.base_env(AGENT_ENV)
         sweep_id = fleet.create_sweep(workdir, "slow.yaml", url, self.env)
-        self.swarm = fleet.Fleet(workdir, url, sweep_id, self.env, workdir / f"logs-{kind}")
+        # The agents' output goes beside the work folder, not into it: that may be the small
+        # disk this harness fills.
+        logs = Path(tempfile.mkdtemp(prefix=f"sweepctl-{kind}-logs-"))
+        self.swarm = fleet.Fleet(workdir, url, sweep_id, self.env, logs)
         self.store = open_store(url)
         self.out = SlowOutcome(kind, store_label, self.points, args.slow_rounds)
         self.started = time.monotonic()
@@ -278,6 +282,7 @@ class Harness:
 
     def close(self) -> None:
         left = self.swarm.close()
+        shutil.rmtree(self.swarm.logs, ignore_errors=True)
         self.out.checks.append(Check("no process left behind", left == 0, f"{left} killed"))
         self.store.engine.dispose()
 
@@ -373,13 +378,13 @@ def run_disk(args: Any) -> SlowOutcome:
     with contextlib.ExitStack() as stack:
         mount = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sweepctl-disk-")))
         subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(mount)],
+            ["mount", "-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", str(mount)],
             check=True,
             timeout=30,
         )
         stack.callback(lambda: subprocess.run(["umount", "-l", str(mount)], timeout=30))
         url = f"sqlite:///{mount / 'store' / 'sweepctl.db'}"
-        h = Harness("disk", url, mount, args, "SQLite on a 16 MiB tmpfs")
+        h = Harness("disk", url, mount, args, "SQLite on a 32 MiB tmpfs")
         stack.callback(h.close)
         filler = mount / "filler"
         said_full = 0
@@ -394,13 +399,10 @@ def run_disk(args: Any) -> SlowOutcome:
             h.wait_for_run()
             live = h.swarm.alive()
             began = time.monotonic()
-            with open(filler, "wb") as fh:
-                for _ in range(1 << 12):  # 256 MiB at most
-                    try:
-                        fh.write(b"\0" * 65536)
-                        fh.flush()
-                    except OSError:
-                        break
+            with contextlib.suppress(OSError), open(filler, "wb") as fh:
+                for _ in range(1 << 12):  # 256 MiB at most; stops at "no space left"
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
             stopped = h.swarm.wait_all(time.monotonic() + 120)
             took = time.monotonic() - began
             said_full += sum("is full" in a.output() for a in live)
@@ -410,7 +412,7 @@ def run_disk(args: Any) -> SlowOutcome:
             if not ok:
                 h.out.violations.append(f"after round {index}: integrity_check failed")
                 h.out.first_violation = h.out.first_violation or index
-            filler.unlink()
+            filler.unlink(missing_ok=True)
             h.out.rounds.append(SlowRound(index, took, took if stopped else None, took))
             h.check_store(index)
             if not stopped:

@@ -8,6 +8,7 @@ keeps `sweepctl validate` quick to start and its output free of control characte
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from collections import Counter
@@ -65,8 +66,14 @@ def _emit(stderr: bool, parts: list[Part] | tuple[Part, ...]) -> None:
                 text.append(part)
         (err() if stderr else out()).print(text)
     else:
-        stream.write("".join(p[0] if isinstance(p, tuple) else p for p in parts) + "\n")
-        stream.flush()
+        try:
+            stream.write("".join(p[0] if isinstance(p, tuple) else p for p in parts) + "\n")
+            stream.flush()
+        except OSError as exc:
+            # Output redirected to a file on a full disk (a SLURM log, say): the message is
+            # lost, but an agent must not crash over it and leave its runs behind.
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
 
 
 def problem_parts(source: str, problem: Problem) -> list[Part]:

@@ -102,3 +102,32 @@ def test_a_child_whose_output_cannot_be_logged_still_runs_to_its_end(small_disk)
             child.stop(5)  # only if the test failed: it has exited otherwise
     finally:
         filler.unlink()
+
+
+def test_an_agent_whose_output_file_is_on_a_full_disk_still_records_its_runs(
+    small_disk, tmp_path, workspace_factory
+):
+    import subprocess
+    import sys
+
+    ws = workspace_factory(f"sqlite:///{tmp_path / 'store' / 'sweepctl.db'}")
+    ws.file("prog.py", PROGRAM)
+    ws.file("s.yaml", SWEEP.replace("[1, 2, 3, 4, 5, 6, 7, 8]", "[1, 2]"))
+    sweep = ws.run("create", "s.yaml", "--quiet").stdout.strip()
+    log = small_disk / "agent.log"  # as a batch job's output file on a shared disk
+    filler = fill(small_disk)
+    try:
+        with open(log, "w") as out:
+            proc = subprocess.run(
+                [sys.executable, "-m", "sweepctl", "agent", sweep, "--storage", ws.url],
+                cwd=ws.root,
+                env=ws.env,
+                stdout=out,
+                stderr=out,
+                timeout=120,
+            )
+    finally:
+        filler.unlink()
+    # Its messages were lost, not its runs (before, it crashed at its first message).
+    assert proc.returncode == 0
+    assert [r["state"] for r in ws.json("runs", sweep)] == ["finished", "finished"]
