@@ -36,10 +36,13 @@ BIN = str(Path(sys.executable).parent)
 FORWARDER = Path(__file__).with_name("forwarder.py")
 # Short client limits, so a cut connection is given up in seconds rather than the default
 # ~30 s (the defaults themselves are checked in tests/store/test_postgres_timeouts.py).
+# SWEEPCTL_FAULTS_DEFAULT_LIMITS=1 runs the partition tests with sweepctl's defaults instead.
 FAST_LIMITS = (
     "connect_timeout=3&keepalives_idle=2&keepalives_interval=1&keepalives_count=2"
     "&tcp_user_timeout=5000&idle_in_transaction_session_timeout=5s"
 )
+if os.environ.get("SWEEPCTL_FAULTS_DEFAULT_LIMITS") == "1":
+    FAST_LIMITS = ""
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
@@ -135,7 +138,7 @@ def linked_postgres(netns: Namespace) -> Iterator[Linked]:
     try:
         word, port = read_line(forwarder, 30).split()
         assert word == "ready"
-        query = f"options=-csearch_path%3D{schema}&{FAST_LIMITS}"
+        query = f"options=-csearch_path%3D{schema}" + (f"&{FAST_LIMITS}" if FAST_LIMITS else "")
         user = sa.engine.make_url(base).username
         yield Linked(
             netns,
