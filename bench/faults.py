@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/faults.py [--rounds 50] [--points 60] [--agents 3] [--seed N]
                                      [--postgres | --postgres-only]
+                                     [--kinds kill,partition,restart,disk] [--slow-rounds 50]
+
+``--kinds`` adds the slow faults of bench/fault_kinds.py (network partitions, a database
+restart, a full disk; they need root) beside ``kill`` (kill -9, described here).
 
 A grid of POINTS (`x: int_uniform 1..POINTS`) over a program that logs a metric, sleeps a
 random 0.2-1.5 s and logs it again, with `sweepctl: {heartbeat_timeout: 2s, retries: 100,
@@ -42,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import fault_kinds
 import fleet  # bench/fleet.py: `python bench/faults.py` puts bench/ first on sys.path
 
 RESULTS = fleet.REPO / "bench" / "results" / "faults.md"
@@ -444,7 +449,24 @@ def parse_args() -> argparse.Namespace:
         "--timeout", type=float, default=240.0, help="seconds allowed per store before failing"
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="the Markdown file to write")
+    parser.add_argument(
+        "--kinds", default="kill", help="comma-separated: kill, partition, restart, disk"
+    )
+    parser.add_argument("--slow-rounds", type=int, default=50, help="rounds per slow fault")
+    parser.add_argument(
+        "--slow-points", type=int, default=None, help="grid points of the slow faults' sweeps"
+    )
+    parser.add_argument("--slow-heartbeat", type=float, default=9.0, help="their heartbeat, s")
+    parser.add_argument("--max-cut", type=float, default=8.0, help="longest partition, s")
+    parser.add_argument("--max-down", type=float, default=6.0, help="longest restart, s")
+    parser.add_argument(
+        "--slow-timeout", type=float, default=900.0, help="seconds allowed per slow fault"
+    )
     args = parser.parse_args()
+    args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = set(args.kinds) - {"kill", *fault_kinds.KINDS}
+    if unknown:
+        parser.error(f"unknown --kinds {sorted(unknown)}")
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(10**6)
     if args.postgres_only:
@@ -457,6 +479,7 @@ def main() -> int:
     load = os.getloadavg()
     header = fleet.environment_lines(with_postgres=args.postgres)
     results: list[Outcome] = []
+    slow: list[fault_kinds.SlowOutcome] = []
     with ExitStack() as stack:
         stack.enter_context(fleet.terminate_as_interrupt())
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sweepctl-faults-")))
@@ -464,19 +487,26 @@ def main() -> int:
         (workdir / "sweep.yaml").write_text(
             SWEEP.format(program=PROGRAM, points=args.points, heartbeat=f"{args.heartbeat:g}")
         )
-        if not args.postgres_only:
+        if "kill" in args.kinds and not args.postgres_only:
             url = f"sqlite:///{workdir / 'store' / 'sweepctl.db'}"
             results.append(run_one("SQLite", url, args, workdir))
-        if args.postgres:
+        if "kill" in args.kinds and args.postgres:
             with fleet.postgres_schema(args.postgres_url) as pg_url:
                 results.append(run_one("PostgreSQL", pg_url, args, workdir))
+        for kind in fault_kinds.KINDS:
+            if kind in args.kinds:
+                print(f"{kind}: up to {args.slow_rounds} rounds ...", flush=True)
+                slow.append(fault_kinds.RUNNERS[kind](args))
+                print(f"  checks {'pass' if slow[-1].ok else 'FAIL'}", flush=True)
     header.append(fleet.load_line(load))
-    text = render(args, results, header)
+    text = render(args, results, header) if results else "\n".join(header) + "\n"
+    if slow:
+        text += "\n".join(fault_kinds.render(args, slow)) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
     print(f"written: {args.out}")
-    return 0 if all(r.ok for r in results) else 1
+    return 0 if all(r.ok for r in [*results, *slow]) else 1
 
 
 if __name__ == "__main__":

@@ -100,14 +100,19 @@ class Fleet:
     env: dict[str, str]
     logs: Path
     agents: list[AgentProc] = field(default_factory=list)
+    prefix: list[str] = field(default_factory=list)  # e.g. `ip netns exec NS`: another host
 
-    def start(self, *extra: str) -> AgentProc:
+    def start(self, *extra: str, prefix: list[str] | None = None, url: str = "") -> AgentProc:
         index = len(self.agents)
         self.logs.mkdir(parents=True, exist_ok=True)
         out, err = self.logs / f"agent-{index}.out", self.logs / f"agent-{index}.err"
         with out.open("wb") as fo, err.open("wb") as fe:
             proc = subprocess.Popen(
-                [str(SWEEPCTL), "agent", self.sweep_id, "--storage", self.url, *extra],
+                [
+                    *(self.prefix if prefix is None else prefix),
+                    str(SWEEPCTL),
+                    *("agent", self.sweep_id, "--storage", url or self.url, *extra),
+                ],
                 cwd=self.workdir,
                 env=self.env,
                 stdin=subprocess.DEVNULL,

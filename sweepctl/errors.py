@@ -62,6 +62,11 @@ class StoreGoneError(SweepctlError):
     and waiting will not bring it back."""
 
 
+class DiskFull(SweepctlError):
+    """The disk holding the store or a run's files has no room left: nothing more can be
+    recorded there until space is freed."""
+
+
 class InvalidSweepError(UsageError):
     """A sweep file with at least one error; carries every problem found."""
 

@@ -10,6 +10,7 @@ files and CI logs.
 
 from __future__ import annotations
 
+import errno
 import math
 import sys
 import threading
@@ -107,8 +108,13 @@ class LogLines(_SweepBest, Observer):
 
     def _write(self, text: str) -> None:
         with self.tally.lock:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+            try:
+                self.stream.write(text + "\n")
+                self.stream.flush()
+            except OSError as exc:
+                # A log file on a full disk: the line is lost, the run must not be.
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
 
     def started(self, run: Any, worker: int) -> None:
         self._write(f"sweepctl: run {run.id} started: {short_config(run.config, 120)}")

@@ -8,6 +8,7 @@ keeps `sweepctl validate` quick to start and its output free of control characte
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from collections import Counter
@@ -75,8 +76,14 @@ def _emit(stderr: bool, parts: list[Part] | tuple[Part, ...]) -> None:
                 text.append(part)
         (err() if stderr else out()).print(text)
     else:
-        stream.write("".join(p[0] if isinstance(p, tuple) else p for p in parts) + "\n")
-        stream.flush()
+        try:
+            stream.write("".join(p[0] if isinstance(p, tuple) else p for p in parts) + "\n")
+            stream.flush()
+        except OSError as exc:
+            # Output redirected to a file on a full disk (a SLURM log, say): the message is
+            # lost, but an agent must not crash over it and leave its runs behind.
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
 
 
 def problem_parts(source: str, problem: Problem) -> list[Part]:
@@ -305,7 +312,9 @@ def agent_summary(report: AgentReport, *, show_tails: bool) -> None:
     states = Counter(o.state for o in report.outcomes)
     summary = ", ".join(f"{n} {s}" for s, n in states.most_common()) or "no runs"
     info(("agent done: ", "bold"), summary)
-    if report.failed_policy:
+    if report.fault:
+        warning(f"stopped: {report.fault}", hint=report.fault_hint)
+    elif report.failed_policy:
         last = report.outcomes[-1] if report.outcomes else None
         hint = f"; the last run's output is in {last.log}" if last and last.log else ""
         warning(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sweepctl.agent import macros
+from sweepctl.agent.disk import NO_SPACE, check_room, disk_full, is_full
 from sweepctl.agent.metrics import MetricsTail
 from sweepctl.agent.process import (
     Child,
@@ -41,7 +42,7 @@ from sweepctl.backends.local.controller import (
     settle,
 )
 from sweepctl.domain import BEST_STATES
-from sweepctl.errors import StoreGoneError, SweepctlError, UsageError
+from sweepctl.errors import DiskFull, StoreGoneError, SweepctlError, UsageError
 from sweepctl.search.bayes import warm_up
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep
@@ -196,6 +197,7 @@ class Agent:
         self._ended = 0
         self._metric_warned = False
         self._claim_until: float | None = None
+        self._store_away: float | None = None  # since when the store has not answered
 
     # -- checks before anything is stored ----------------------------------------------------
     def preflight(self) -> None:
@@ -286,8 +288,26 @@ class Agent:
             action()
         except StoreGoneError as exc:
             self._store_gone(exc)
+        except DiskFull as exc:
+            self._stop_on_fault(exc)
         except SweepctlError as exc:
-            self.say(f"store unreachable, runs keep going: {exc.message}")
+            self._store_lost(exc.message)
+        else:
+            self._store_back()
+
+    def _store_lost(self, why: str, waiting: str = "waiting for the store") -> None:
+        """Say that the store is away once per outage, not once per retry."""
+        with self._lock:
+            if self._store_away is not None:
+                return
+            self._store_away = time.monotonic()
+        self.say(f"{waiting} (runs keep going): {why}")
+
+    def _store_back(self) -> None:
+        with self._lock:
+            since, self._store_away = self._store_away, None
+        if since is not None:
+            self.say(f"store reachable again after {time.monotonic() - since:.0f}s")
 
     def _store_gone(self, exc: StoreGoneError) -> None:
         """The store was deleted: stop the runs (nothing can record them) and fail the agent."""
@@ -367,10 +387,16 @@ class Agent:
         waiting_since: float | None = None
         while self._reserve():
             try:
+                check_room(self.store.files_dir)  # never claim a run that cannot be recorded
                 action, value = next_run(self.store, self.sweep.id, self.agent_id, self.spec)
+            except DiskFull as exc:
+                self._release()
+                self._stop_on_fault(exc)
+                return
             except SweepctlError as exc:
                 self._release()
-                action, value = WAIT, f"the store is unreachable ({exc.message})"
+                self._store_lost(exc.message)
+                action, value = WAIT, None  # counts as waiting for --idle-exit
             except Exception as exc:  # a bug in the claim: one line and a failed agent
                 self._release()
                 with self._lock:
@@ -379,12 +405,17 @@ class Agent:
                 self.say(f"could not claim a run: {exc!r}; starting no more runs")
                 self._no_more.set()
                 return
+            else:
+                self._store_back()
             if action == RUN:
                 waiting_since = None
                 with self._lock:
                     self.report.started += 1
                 try:
                     outcome = self._execute(value, index)
+                except DiskFull as exc:
+                    self._stop_on_fault(exc)
+                    return
                 except Exception as exc:  # never a dead thread and a run left "running"
                     outcome = self._worker_failed(value, exc)
                 self._after(outcome)
@@ -394,13 +425,14 @@ class Agent:
                 now = time.monotonic()
                 if waiting_since is None:
                     waiting_since = now
-                    if index == 0:
+                    if index == 0 and value is not None:
                         self.say(f"waiting: {value}")
                 if self.idle_exit is not None and now - waiting_since >= self.idle_exit:
                     with self._lock:
                         if self.report.stop_reason is None:
                             self.report.stop_reason = (
-                                f"idle for {self.idle_exit:g}s ({value}): --idle-exit"
+                                f"idle for {self.idle_exit:g}s "
+                                f"({value or 'the store is unreachable'}): --idle-exit"
                             )
                     self._no_more.set()
                     return
@@ -413,6 +445,17 @@ class Agent:
                     if self.report.stop_reason is None or action == FINISH:
                         self.report.stop_reason = value
             return
+
+    def _stop_on_fault(self, exc: SweepctlError) -> None:
+        """Claim nothing more: this machine cannot record runs (a full disk). Said once; the
+        agent ends in failure after its running runs."""
+        with self._lock:
+            first = self.report.fault is None
+            if first:
+                self.report.fault, self.report.fault_hint = exc.message, exc.hint
+        self._no_more.set()
+        if first:
+            self.say(f"{exc.message}; the running runs go on")
 
     def _after(self, outcome: Outcome) -> None:
         """Keep W&B's failure policy: stop an agent whose runs keep failing at the start."""
@@ -437,14 +480,20 @@ class Agent:
 
     def _execute(self, run: Run, index: int) -> Outcome:
         files = RunFiles(self.store.files_dir / "runs" / self.sweep.id / run.id)
-        # Ids are ours ([a-z0-9]), never user text, so they are safe as path parts.
-        files.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        macros.write_param_file(files.params, run.config)
         json_file = None
         command = self.spec.command
-        if macros.needs_args_json_file(command, environ=self.environ):
-            files.args_json.write_text(macros.args_json(run.config))
-            json_file = str(files.args_json)
+        try:
+            # Ids are ours ([a-z0-9]), never user text, so they are safe as path parts.
+            files.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            macros.write_param_file(files.params, run.config)
+            if macros.needs_args_json_file(command, environ=self.environ):
+                files.args_json.write_text(macros.args_json(run.config))
+                json_file = str(files.args_json)
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            self._give_back(run, "its files could not be written: the disk is full")
+            raise disk_full(files.folder.parent, exc.strerror or str(exc)) from None
         argv = macros.render_command(
             command,
             run.config,
@@ -462,6 +511,9 @@ class Agent:
         try:
             child = Child(argv, env=env, cwd=self.cwd, log_path=files.log, echo=echo)
         except (OSError, ValueError) as exc:  # ValueError: a NUL in the command line
+            if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+                self._give_back(run, "its output could not be written: the disk is full")
+                raise disk_full(files.folder.parent, exc.strerror or str(exc)) from None
             reason = f"could not start {argv[0]!r}: {getattr(exc, 'strerror', None) or exc}"
             self.store.finish_run(run.id, "failed", exit_code=None, reason=reason)
             return Outcome(run, "failed", None, reason, 0.0, files.log)
@@ -471,6 +523,11 @@ class Agent:
         metric = None
         try:
             state, code, reason, metric = self._watch(run, child, files)
+        except DiskFull:
+            # Its end cannot be recorded: the run stays "running" until the heartbeat rule
+            # marks it crashed, and its config is offered again.
+            child.stop(self.grace, self._kill_now)
+            raise
         except Exception as exc:  # a bug or a lost store must not leave the run "running"
             code = child.stop(self.grace, self._kill_now)
             state, reason = "failed", f"sweepctl error while watching the run: {exc!r}"
@@ -524,6 +581,10 @@ class Agent:
         self._check_metric_name(recorder, ended=True)
         if code == 0:
             return "finished", code, None, recorder.best
+        if is_full(files.folder):
+            # Most likely it failed writing to the full disk, through no fault of its config:
+            # killed without a stop request, it is offered again like an interrupted run.
+            return "killed", code, "it failed while the disk of its files was full", recorder.best
         if code < 0:
             name = (
                 signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else code
@@ -549,21 +610,24 @@ class Agent:
         them; the agent says once that it waits. Only a second Ctrl-C gives up, and then the
         run stays "running" until the heartbeat rule marks it crashed and offers it again.
         """
-        said = False
         while True:
             try:
                 write()
+                self._store_back()
                 return
             except StoreGoneError as exc:  # it will not come back: give up the write
                 self._store_gone(exc)
                 return
             except SweepctlError as exc:
-                if self._kill_now.is_set():
-                    raise
-                if not said:
-                    self.say(f"waiting for the store to record {what}: {exc.message}")
-                    said = True
+                if self._kill_now.is_set() or isinstance(exc, DiskFull):
+                    raise  # no waiting would free the disk
+                self._store_lost(exc.message, f"waiting for the store to record {what}")
             self._kill_now.wait(STORE_RETRY)
+
+    def _give_back(self, run: Run, why: str) -> None:
+        """End a claimed run that could not start, so that its config is offered again."""
+        with contextlib.suppress(SweepctlError):  # else the heartbeat rule does it
+            self.store.finish_run(run.id, "killed", reason=why)
 
     def _ending(self, run_id: str, deadline: float | None) -> tuple[str, str] | None:
         """Why a running child must stop now, as (state, reason), or None."""

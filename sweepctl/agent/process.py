@@ -68,10 +68,15 @@ class Child:
     def _copy_output(self, echo: Echo | None) -> None:
         assert self.proc.stdout is not None
         # Owner only: a run's output can hold anything the program prints.
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "ab", buffering=0) as log:  # unbuffered: nothing left to fail at close
+        log: Any = None
+        try:
+            fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            log = os.fdopen(fd, "ab", buffering=0)  # unbuffered: nothing left to fail at close
+        except OSError as exc:  # a full disk: the output is still drained below
+            self.log_error = exc
+        try:
             while chunk := self.proc.stdout.read1(65536):
-                if self.log_error is None:
+                if log is not None and self.log_error is None:
                     try:
                         view = memoryview(chunk)
                         while view:
@@ -91,6 +96,10 @@ class Child:
             if echo is not None:  # the end of the output: b"" lets it finish a last partial line
                 with contextlib.suppress(OSError, ValueError):
                     echo(b"")
+        finally:
+            if log is not None:
+                with contextlib.suppress(OSError):
+                    log.close()
 
     @property
     def pid(self) -> int:

@@ -57,6 +57,8 @@ class AgentReport:
     interrupted: bool = False
     signal: int | None = None
     failed_policy: str | None = None  # why the agent gave up (the failure policy)
+    fault: str | None = None  # why the agent stopped on a fault of its machine (a full disk)
+    fault_hint: str | None = None  # what to do about it
     agent_codes: list[int] = field(default_factory=list)  # exit codes of `wandb agent`s
     logs: list[Path] = field(default_factory=list)  # their output files
 
@@ -65,7 +67,11 @@ class AgentReport:
         """Whether the agent ended in failure (not counting an interrupt)."""
         if self.interrupted:
             return False
-        return self.failed_policy is not None or any(code != 0 for code in self.agent_codes)
+        return (
+            self.failed_policy is not None
+            or self.fault is not None
+            or any(code != 0 for code in self.agent_codes)
+        )
 
     @property
     def exit_code(self) -> int:
@@ -95,6 +101,7 @@ class AgentReport:
             "interrupted": self.interrupted,
             "failed": self.failed,
             "failed_policy": self.failed_policy,
+            "fault": self.fault,
             "agent_exit_codes": self.agent_codes,
             "exit_code": self.exit_code,
         }

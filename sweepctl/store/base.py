@@ -26,6 +26,7 @@ from sweepctl.store.rows import (
     RUN_OPTIONAL,
     SWEEP_FOR_UPDATE,
     dumps,
+    insert_metrics,
     mark_crashed,
     new_id,
     run_from_row,
@@ -364,7 +365,7 @@ class Store(Database):
         def transaction(conn: Connection) -> None:
             if rows:
                 conn.execute(
-                    sa.insert(t.metrics),
+                    insert_metrics(conn.dialect.name),
                     [
                         {"run_id": run_id, "step": first_step + i, "data": dumps(r)}
                         for i, r in enumerate(rows)
@@ -429,7 +430,9 @@ class Store(Database):
                 )
                 conn.execute(
                     sa.update(t.runs)
-                    .where(t.runs.c.id == run_id)
+                    # Not a run that has this state already: that is this very write, tried
+                    # again after its commit's answer was lost with the connection.
+                    .where(t.runs.c.id == run_id, t.runs.c.state != state)
                     .values(
                         exit_code=exit_code,
                         reason=sa.func.coalesce(t.runs.c.reason, "") + late,

@@ -13,9 +13,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from sweepctl.errors import StoreGoneError, SweepctlError, UsageError
+from sweepctl.errors import DiskFull, StoreGoneError, SweepctlError, UsageError
 from sweepctl.store import tables as t
+from sweepctl.store.postgres import engine_arguments
 from sweepctl.urls import redact
+
+# How SQLite ("database or disk is full") and PostgreSQL (SQLSTATE 53100, "could not extend
+# file ...: No space left on device") say that the disk is full.
+DISK_FULL = ("disk is full", "no space left", "could not extend file", "disk full")
 
 
 class Database:
@@ -79,8 +84,9 @@ class Database:
                 connection.exec_driver_sql(f"BEGIN {mode}")
 
             return engine
+        target, connect_args = engine_arguments(url)
         try:
-            return sa.create_engine(url, pool_pre_ping=True)
+            return sa.create_engine(target, pool_pre_ping=True, connect_args=connect_args)
         except ModuleNotFoundError as exc:
             raise UsageError(
                 f"the PostgreSQL driver is not installed ({exc.name})",
@@ -111,11 +117,24 @@ class Database:
                 text = str(exc.orig).lower()
                 if "does not exist" in text and "database" in text:
                     raise self._missing_database() from None  # no retry brings it
-                busy = "locked" in text or "busy" in text or "could not serialize" in text
+                if any(s in text for s in DISK_FULL):
+                    raise DiskFull(
+                        f"the disk holding the store is full: {str(exc.orig).strip()}",
+                        hint=f"free space there (store: {redact(self.url)}), then start the "
+                        "agent again",
+                    ) from None
+                busy = (
+                    "locked" in text
+                    or "busy" in text
+                    or "could not serialize" in text
+                    or "statement timeout" in text  # a lock held by a peer cut off mid-claim
+                )
                 lost = exc.connection_invalidated or "connection" in text or "terminating" in text
                 if not (busy or lost) or attempt == attempts - 1:
+                    # libpq adds hint lines ("Is the server running on that host ...?").
+                    why = (str(exc.orig).strip().splitlines() or [""])[0]
                     raise SweepctlError(
-                        f"the store could not be {'written' if write else 'read'}: {exc.orig}",
+                        f"the store could not be {'written' if write else 'read'}: {why}",
                         hint=f"store: {redact(self.url)}",
                     ) from None
                 time.sleep(delay)

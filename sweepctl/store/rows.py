@@ -3,6 +3,7 @@ and every run's end use, built once."""
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import string
@@ -111,6 +112,22 @@ CLAIM_HISTORY = (
     .order_by(t.runs.c.number)
 )
 INSERT_RUN = sa.insert(t.runs)
+
+
+@functools.cache
+def insert_metrics(dialect: str) -> sa.Insert:
+    """History rows, skipping those already there: a write is tried again when the connection
+    dropped before its commit was confirmed, and the commit may have happened. Each dialect's
+    module is imported on first use (PostgreSQL's costs tens of ms at start-up)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(t.metrics).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(t.metrics).on_conflict_do_nothing()
+
+
 # SET from the parameters named after columns: state, exit_code, reason, ended_at.
 FINISH_RUNNING = sa.update(t.runs).where(
     t.runs.c.id == sa.bindparam("b_run"), t.runs.c.state == "running"
