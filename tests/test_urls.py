@@ -46,3 +46,10 @@ def test_a_password_is_hidden_wherever_the_parser_puts_it(url, shown):
 def test_a_url_without_a_password_is_shown_unchanged(url):
     assert redact(url) == url
     assert not has_password(url)
+
+
+def test_the_server_limits_sweepctl_sets_are_options_a_url_may_carry():
+    from sweepctl.store.locate import postgres_url
+
+    url = postgres_url("postgresql://u@h/db?statement_timeout=2min&connect_timeout=3")
+    assert "statement_timeout=2min" in url and "connect_timeout=3" in url

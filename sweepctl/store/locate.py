@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from sweepctl.errors import UsageError
 from sweepctl.spec.suggest import closest
+from sweepctl.store.postgres import SERVER_DEFAULTS
 from sweepctl.urls import redact
 
 STORE_DIR = ".sweepctl"
@@ -145,13 +146,15 @@ def postgres_url(storage: str) -> str:
     userinfo, at, _ = parts.netloc.rpartition("@")
     user, colon, password = userinfo.partition(":")
     options = parse_qsl(parts.query, keep_blank_values=True)
+    known = LIBPQ_OPTIONS | set(SERVER_DEFAULTS)  # and the server limits sweepctl sets
     for key, _ in options:
-        if key not in LIBPQ_OPTIONS:
-            near = closest(key, sorted(LIBPQ_OPTIONS))
+        if key not in known:
+            near = closest(key, sorted(known))
             raise UsageError(
                 f"the storage URL {shown} has an option PostgreSQL does not know: {key!r}",
                 hint=(f"did you mean {near!r}? " if near else "")
-                + "options are libpq's connection keywords (sslmode, options, ...)",
+                + "options are libpq's connection keywords (sslmode, options, ...) and "
+                + ", ".join(SERVER_DEFAULTS),
             )
     url = sa.engine.URL.create(
         "postgresql+psycopg",
