@@ -7,12 +7,10 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from postgres_server import postgres_url
+from postgres_server import fresh_schema, schema_url
 
 PROGRAM = (
     "import sys, time, sweepctl\n"
@@ -40,19 +38,8 @@ def base_env() -> dict[str, str]:
 
 @pytest.fixture
 def pg_schema():
-    base, reason = postgres_url()
-    if base is None:
-        pytest.skip(reason)
-    schema = f"sweepctl_files_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with fresh_schema("sweepctl_files") as (base, schema):
+        yield schema_url(base, schema)
 
 
 def test_logs_prints_a_runs_output_from_the_folder_beside_the_store(tmp_path: Path) -> None:

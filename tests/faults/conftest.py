@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from postgres_server import postgres_url
+from postgres_server import fresh_schema, postgres_url, schema_url
 
 from sweepctl.store.postgres import engine_arguments
 
@@ -93,21 +93,8 @@ def netns() -> Iterator[Namespace]:
 @pytest.fixture
 def pg_schema_url() -> Iterator[str]:
     """A URL of a fresh schema on the real PostgreSQL server, dropped afterwards."""
-    base, reason = postgres_url()
-    if base is None:
-        pytest.skip(reason)
-    schema = f"sweepctl_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        conn.commit()
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-            conn.commit()
-        admin.dispose()
+    with fresh_schema() as (base, schema):
+        yield schema_url(base, schema)
 
 
 @dataclass

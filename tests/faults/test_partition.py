@@ -83,7 +83,7 @@ def test_a_store_call_on_a_cut_link_ends_with_a_clear_error(linked_postgres: Lin
     )
     try:
         line = probe.stdout.readline().strip()
-        assert line == "connected", probe.stderr.read() if not line else line
+        assert line == "connected", line or probe.stderr.read()
         linked_postgres.ns.cut()
         out, err = probe.communicate("go\n", timeout=240)
     finally:

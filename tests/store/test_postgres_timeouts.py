@@ -3,11 +3,8 @@ storage URL can change each of them."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-import sqlalchemy as sa
-from postgres_server import postgres_url
+from postgres_server import fresh_schema
 
 from sweepctl.store import Store
 from sweepctl.store.postgres import CLIENT_DEFAULTS, engine_arguments
@@ -32,21 +29,8 @@ def test_defaults_are_added_and_the_url_keeps_its_own_values():
 
 @pytest.fixture
 def pg_schema():
-    base, reason = postgres_url()
-    if base is None:
-        pytest.skip(reason)
-    schema = f"sweepctl_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        conn.commit()
-    try:
-        yield base, schema
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-            conn.commit()
-        admin.dispose()
+    with fresh_schema() as found:
+        yield found
 
 
 def _settings(store: Store) -> tuple[dict[str, str], dict[str, str]]:
