@@ -22,6 +22,14 @@ if ! command -v slurmctld >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get
   { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge; } \
     >/dev/null 2>&1 || echo "could not install slurm-wlm; the SLURM tests will skip" >&2
 fi
+# The fault tests make a second host in a network namespace and cut its link: iproute2's
+# `ip` and `tc`, installed when missing (as root; elsewhere those tests skip and say why).
+if { ! command -v ip >/dev/null || ! command -v tc >/dev/null; } && [ "$(id -u)" = 0 ] \
+  && command -v apt-get >/dev/null; then
+  echo "installing iproute2 for the fault tests" >&2
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iproute2; } \
+    >/dev/null 2>&1 || echo "could not install iproute2; the partition tests will skip" >&2
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest -n "${SWEEPCTL_TEST_WORKERS:-3}" "$@"
