@@ -324,10 +324,11 @@ def write_results(
         lines += [f"## {mode.capitalize()}: {title}", "", "Goals for sweepctl bayes:", ""]
         lines += report.goals(all_curves, mode, args.engines, args.problems, budgets)
         if mode == "parallel":
-            lines += report.parallel_goals(traces, all_curves, args.problems)
-            cost = report.parallel_cost_table(all_curves, args.engines, args.problems)
+            at = min(40, args.budget)  # the 40 runs, or the whole of a shorter sweep
+            lines += report.parallel_goals(traces, all_curves, args.problems, at)
+            cost = report.parallel_cost_table(all_curves, args.engines, args.problems, at)
             lines += ["", *cost] if cost else []
-            reach = report.runs_to_match_table(all_curves, args.engines, args.problems)
+            reach = report.runs_to_match_table(all_curves, args.engines, args.problems, at)
             lines += ["", *reach] if reach else []
         for n in budgets:
             medians, mean_rank = report.table_data(all_curves, mode, args.engines, args.problems, n)
