@@ -237,8 +237,11 @@ def _versions() -> str:
         "from importlib.metadata import version as v; "
         "print(', '.join(f'{p} {v(p)}' for p in ('sweeps', 'scikit-learn', 'numpy')))"
     )
-    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
-    out = f"{here}; W&B's venv: {done.stdout.strip() or 'absent'}"
+    wandb = "absent"
+    if python.exists():
+        done = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+        wandb = done.stdout.strip() or "broken"
+    out = f"{here}; W&B's venv: {wandb}"
     for label, venv, packages in (
         ("HEBO's", environments.HEBO_VENV, ("hebo", "torch", "numpy")),
         ("Ax's", environments.AX_VENV, ("ax-platform", "botorch", "torch", "numpy")),
@@ -290,7 +293,7 @@ def write_results(
     else:  # another report (--out bench/results/NAME.md): its plots in bench/results/NAME/
         plots = out_md.with_suffix("")
     all_curves = report.curves(traces, args.budget)
-    budgets = [n for n in CHECKPOINTS if n <= args.budget] or [args.budget]
+    budgets = [n for n in CHECKPOINTS if n < args.budget] + [args.budget]  # the sweep's end too
     rel = lambda p: os.path.relpath(p, out_md.parent)  # noqa: E731
     lines = [
         "# Search quality: sweepctl bayes against its peers",
