@@ -4,10 +4,11 @@
                                      [--engines ...] [--modes sequential,parallel] [--quick]
 
 Engines (searchbench/engines.py): sweepctl bayes and random through the real CLI, W&B's own
-bayes (``sweeps`` 0.3.0, in its own virtualenv), Optuna TPE and GP, plain random search.
-Problems (problems/__init__.py): branin, hartmann6, rosenbrock (4-D), ackley (5-D), levy
-(4-D), a mixed training surrogate, and scikit-learn's MLP on digits; every engine optimises
-the same function over the same space.
+bayes (``sweeps`` 0.3.0, in its own virtualenv), Optuna TPE and GP, HEBO and Ax/BoTorch (each
+in its own virtualenv), plain random search. Problems (problems/__init__.py): branin,
+hartmann6, rosenbrock (4-D), ackley (5-D), levy (4-D), a mixed training surrogate, and
+scikit-learn's MLP, SVC and SGD classifier on digits; every engine optimises the same
+function over the same space.
 
 Two modes: ``sequential`` (one run at a time) and ``parallel`` (4 at a time: ``agent
 --workers 4`` for sweepctl, rounds of 4 suggestions for the others, each engine handling the
@@ -82,10 +83,18 @@ SEARCH_MODULES = {
     "sweepctl-bayes": ("__init__", "bayes", "gpsampler", "latent", "grid", "space"),
 }
 
+# The drivers of the engines in their own venvs: a change to them makes their sweeps stale.
+DRIVERS = {
+    "hebo": ("hebo_driver.py", "driver_loop.py"),
+    "ax-botorch": ("ax_driver.py", "driver_loop.py"),
+}
+
 
 def fingerprint(engine: str) -> str:
     """What a cached trace depends on: the problems, and sweepctl's search code for its own."""
     paths = [BENCH / "problems" / "__init__.py"]
+    if engine in DRIVERS:
+        paths += [BENCH / "searchbench" / name for name in DRIVERS[engine]]
     if engine in SEARCH_MODULES:
         paths.append(BENCH / "problems" / "run_problem.py")
         search = REPO / "sweepctl" / "search"
@@ -228,8 +237,25 @@ def _versions() -> str:
         "from importlib.metadata import version as v; "
         "print(', '.join(f'{p} {v(p)}' for p in ('sweeps', 'scikit-learn', 'numpy')))"
     )
-    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
-    return f"{here}; W&B's venv: {done.stdout.strip() or 'absent'}"
+    wandb = "absent"
+    if python.exists():
+        done = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+        wandb = done.stdout.strip() or "broken"
+    out = f"{here}; W&B's venv: {wandb}"
+    for label, venv, packages in (
+        ("HEBO's", environments.HEBO_VENV, ("hebo", "torch", "numpy")),
+        ("Ax's", environments.AX_VENV, ("ax-platform", "botorch", "torch", "numpy")),
+    ):
+        python = venv / "bin" / "python"
+        if not python.exists():
+            continue
+        code = (
+            "from importlib.metadata import version as v; "
+            f"print(', '.join(f'{{p}} {{v(p)}}' for p in {packages!r}))"
+        )
+        done = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+        out += f"; {label} venv: {done.stdout.strip() or 'broken'}"
+    return out
 
 
 def _git() -> str:
@@ -260,9 +286,14 @@ def write_results(
 
     traces, seeds, incomplete = load(tasks)
     out_md = args.out
-    plots = out_md.parent / "results" / "search" if not args.quick else out_md.parent
+    if args.quick:
+        plots = out_md.parent
+    elif out_md.resolve() == (BENCH / "RESULTS.md").resolve():
+        plots = BENCH / "results" / "search"
+    else:  # another report (--out bench/results/NAME.md): its plots in bench/results/NAME/
+        plots = out_md.with_suffix("")
     all_curves = report.curves(traces, args.budget)
-    budgets = [n for n in CHECKPOINTS if n <= args.budget] or [args.budget]
+    budgets = [n for n in CHECKPOINTS if n < args.budget] + [args.budget]  # the sweep's end too
     rel = lambda p: os.path.relpath(p, out_md.parent)  # noqa: E731
     lines = [
         "# Search quality: sweepctl bayes against its peers",
@@ -296,10 +327,11 @@ def write_results(
         lines += [f"## {mode.capitalize()}: {title}", "", "Goals for sweepctl bayes:", ""]
         lines += report.goals(all_curves, mode, args.engines, args.problems, budgets)
         if mode == "parallel":
-            lines += report.parallel_goals(traces, all_curves, args.problems)
-            cost = report.parallel_cost_table(all_curves, args.engines, args.problems)
+            at = min(40, args.budget)  # the issue's 40 runs, or the whole of a shorter sweep
+            lines += report.parallel_goals(traces, all_curves, args.problems, at)
+            cost = report.parallel_cost_table(all_curves, args.engines, args.problems, at)
             lines += ["", *cost] if cost else []
-            reach = report.runs_to_match_table(all_curves, args.engines, args.problems)
+            reach = report.runs_to_match_table(all_curves, args.engines, args.problems, at)
             lines += ["", *reach] if reach else []
         for n in budgets:
             medians, mean_rank = report.table_data(all_curves, mode, args.engines, args.problems, n)
@@ -324,12 +356,13 @@ def _definitions(all_curves: dict, args: argparse.Namespace) -> list[str]:
     from searchbench import report
 
     optima = report.optima({})
-    mlp = "the best value any engine reached in this run"
+    unknown = [name for name in args.problems if PROBLEMS[name].optimum is None]
     return [
         "Regret after n runs = best value among the first n runs − the problem's global "
-        "minimum (mlp_digits: "
-        + mlp
-        + ", as it has no known minimum). Tables give the median over the seeds; the lowest "
+        "minimum ("
+        + (", ".join(unknown) or "none here")
+        + ": the best value any engine reached in this run, as they have no known minimum). "
+        "Tables give the median over the seeds; the lowest "
         "per problem is in bold. Mean rank: engines ranked per problem by that median (ties "
         "share their mean rank), averaged over the problems; lower is better. "
         f"Known minima: {', '.join(f'{k} {v:.6g}' for k, v in optima.items())}.",
@@ -401,6 +434,14 @@ def _notes(args: argparse.Namespace) -> list[str]:
         "- optuna-tpe: `TPESampler(seed=S, constant_liar=True)` (the liar only changes "
         "anything while trials are running); optuna-gp: `GPSampler(seed=S)`; both via "
         "`ask()` × batch, then `tell()`. Defaults otherwise (10 random start-up trials).",
+        "- hebo: HEBO 0.3.6 (bench/.venvs/hebo, numpy 1.24), `HEBO(space, scramble_seed=S)`, "
+        "`suggest(n_suggestions=n)` (4 at a time: its own batch mode), `observe`; log-uniform "
+        "as `pow`, q_uniform as an integer step index, categorical as `cat`.",
+        "- ax-botorch: `ax.Client(random_seed=S)` of ax-platform 1.x (bench/.venvs/ax) with "
+        "its default generation strategy (quasi-random start, then BoTorch's GP with log-NEI), "
+        "`get_next_trials(max_trials=n)` (4 at a time: q-batch generation), `complete_trial`; "
+        "log-uniform as a log-scaled range, q_uniform as an integer step-index range, "
+        "categorical as an unordered choice.",
         "- random: each parameter drawn independently from its W&B distribution.",
         "- parallel mode: sweepctl's 4 workers claim runs as they free up (asynchronous); the "
         "other engines run in synchronous rounds of 4. Runs are ordered by the order they were "
@@ -487,6 +528,10 @@ def main() -> None:
     args = parse_args(sys.argv[1:])
     if "wandb-bayes" in args.engines:
         environments.ensure_wandb_venv()
+    if "hebo" in args.engines:
+        environments.ensure_hebo_venv()
+    if "ax-botorch" in args.engines:
+        environments.ensure_ax_venv()
     WORK.mkdir(parents=True, exist_ok=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.fresh and not args.report_only:

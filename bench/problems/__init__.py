@@ -1,16 +1,17 @@
 """The search benchmark's problems: one definition that every engine optimises.
 
 Each problem is a search space in W&B's parameter forms (``uniform``, ``log_uniform_values``,
-``int_uniform``, ``categorical`` values) and an objective to minimise, reported as the metric
-``loss``. Engines see the space through :func:`wandb_parameters` (sweep files, W&B's engine)
-or :func:`optuna_distributions`; every value is computed by :func:`evaluate`, in the harness
-(in-process engines) or in ``run_problem.py`` (engines driven through the sweepctl CLI).
+``int_uniform``, ``q_uniform``, ``categorical`` values) and an objective to minimise, reported
+as the metric ``loss``. Engines see the space through :func:`wandb_parameters` (sweep files,
+W&B's engine) or :func:`optuna_distributions`; every value is computed by :func:`evaluate`, in
+the harness (in-process engines) or in ``run_problem.py`` (engines driven through the sweepctl CLI).
 
 ``optimum`` is the known global minimum, so regret = best value so far - optimum. The MLP on
 digits has no known minimum: its regret is taken against the best value any engine reached in
 the same benchmark (see bench/search.py).
 
-Plain Python and math only, apart from the MLP problem (scikit-learn, imported when used).
+Plain Python and math only, apart from the scikit-learn problems (MLP, SVC and SGD on digits;
+scikit-learn is imported when one is used).
 """
 
 from __future__ import annotations
@@ -29,10 +30,19 @@ class Param:
     """One parameter, in the form a W&B sweep file gives it."""
 
     name: str
-    kind: str  # uniform | log_uniform_values | int_uniform | categorical
+    kind: str  # uniform | log_uniform_values | int_uniform | q_uniform | categorical
     low: float = 0.0
     high: float = 1.0
     values: tuple[Any, ...] = ()
+    q: float = 0.0  # q_uniform: the value is low + k * q for an integer k
+
+    def steps(self) -> int:
+        """q_uniform: the largest k (the values are low, low + q, ..., low + steps * q)."""
+        return round((self.high - self.low) / self.q)
+
+    def step_value(self, k: int) -> float:
+        """q_uniform: the k-th value, rounded as W&B's quantisation prints it."""
+        return round(self.low + k * self.q, 10)
 
 
 @dataclass(frozen=True)
@@ -190,6 +200,75 @@ def mlp_digits(config: dict[str, Any]) -> float:
     return float(loss) if math.isfinite(loss) else _CHANCE
 
 
+# --- mixed spaces on real models: categorical choices that change what the others mean ----------
+
+
+@cache
+def _digits_holdout() -> tuple[Any, Any, Any, Any]:
+    """digits scaled to [0, 1]: 800 stratified training images, 600 validation images."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    split = train_test_split(x / 16.0, y, train_size=800, test_size=600, random_state=0, stratify=y)
+    return tuple(split)
+
+
+def _validation_error(model: Any) -> float:
+    """1 - accuracy on the validation images after fitting on the training ones."""
+    import warnings
+
+    x_train, x_val, y_train, y_val = _digits_holdout()
+    with warnings.catch_warnings():
+        # iteration caps keep an evaluation short; overflow is what a too-large step does
+        warnings.simplefilter("ignore")
+        model.fit(x_train, y_train)
+        return float(1.0 - model.score(x_val, y_val))
+
+
+def svc_digits(config: dict[str, Any]) -> float:
+    """Validation error of an SVC on digits: the kernel decides what gamma, C and coef0 mean.
+
+    rbf wants gamma near 1 / (features x variance), poly a larger one that trades off with
+    the degree and coef0, sigmoid a small one and a small C (it collapses to chance level
+    elsewhere); degree matters for poly only, coef0 for poly and sigmoid only.
+    """
+    from sklearn.svm import SVC
+
+    model = SVC(
+        kernel=str(config["kernel"]),
+        C=float(config["C"]),
+        gamma=float(config["gamma"]),
+        degree=int(config["degree"]),
+        coef0=float(config["coef0"]),
+        max_iter=5000,
+    )
+    return _validation_error(model)
+
+
+def sgd_digits(config: dict[str, Any]) -> float:
+    """Validation error of an SGD linear classifier on digits (one-vs-rest, fixed seed).
+
+    The loss, the penalty and the step schedule are categorical; alpha and eta0 are
+    log-scaled, the epochs an integer and the elastic-net mix quantised. eta0 is ignored by
+    the ``optimal`` schedule and l1_ratio by every penalty but ``elasticnet``.
+    """
+    from sklearn.linear_model import SGDClassifier
+
+    model = SGDClassifier(
+        loss=str(config["loss"]),
+        penalty=str(config["penalty"]),
+        alpha=float(config["alpha"]),
+        l1_ratio=float(config["l1_ratio"]),
+        learning_rate=str(config["schedule"]),
+        eta0=float(config["eta0"]),
+        max_iter=int(config["epochs"]),
+        tol=None,
+        random_state=0,
+    )
+    return _validation_error(model)
+
+
 PROBLEMS: dict[str, Problem] = {
     p.name: p
     for p in (
@@ -232,6 +311,39 @@ PROBLEMS: dict[str, Problem] = {
             None,
             f"scikit-learn MLP on digits, val log loss, {MLP_MAX_ITER} epochs, 5-D mixed",
         ),
+        Problem(
+            "svc_digits",
+            (
+                Param("kernel", "categorical", values=("rbf", "poly", "sigmoid")),
+                Param("C", "log_uniform_values", 1e-3, 1e3),
+                Param("gamma", "log_uniform_values", 1e-5, 1.0),
+                Param("degree", "int_uniform", 2, 5),
+                Param("coef0", "q_uniform", 0.0, 2.0, q=0.25),
+            ),
+            svc_digits,
+            None,
+            "scikit-learn SVC on digits, val error, 5-D mixed (kernel, 2 log, int, quantised)",
+        ),
+        Problem(
+            "sgd_digits",
+            (
+                Param(
+                    "loss",
+                    "categorical",
+                    values=("hinge", "log_loss", "modified_huber", "squared_hinge"),
+                ),
+                Param("penalty", "categorical", values=("l2", "l1", "elasticnet")),
+                Param("schedule", "categorical", values=("optimal", "constant", "adaptive")),
+                Param("alpha", "log_uniform_values", 1e-7, 1e-1),
+                Param("eta0", "log_uniform_values", 1e-4, 1.0),
+                Param("epochs", "int_uniform", 5, 30),
+                Param("l1_ratio", "q_uniform", 0.0, 1.0, q=0.05),
+            ),
+            sgd_digits,
+            None,
+            "scikit-learn SGD classifier on digits, val error, 7-D mixed (3 categorical, "
+            "2 log, int, quantised)",
+        ),
     )
 }
 
@@ -249,6 +361,9 @@ def wandb_parameters(problem: str) -> dict[str, Any]:
             out[p.name] = {"values": list(p.values)}
         elif p.kind == "int_uniform":
             out[p.name] = {"distribution": "int_uniform", "min": int(p.low), "max": int(p.high)}
+        elif p.kind == "q_uniform":
+            spec = {"min": float(p.low), "max": float(p.high), "q": float(p.q)}
+            out[p.name] = {"distribution": "q_uniform", **spec}
         else:
             out[p.name] = {"distribution": p.kind, "min": float(p.low), "max": float(p.high)}
     return out
@@ -264,6 +379,8 @@ def optuna_distributions(problem: str) -> dict[str, Any]:
             out[p.name] = optuna.distributions.CategoricalDistribution(p.values)
         elif p.kind == "int_uniform":
             out[p.name] = optuna.distributions.IntDistribution(int(p.low), int(p.high))
+        elif p.kind == "q_uniform":
+            out[p.name] = optuna.distributions.FloatDistribution(p.low, p.high, step=p.q)
         else:
             log = p.kind == "log_uniform_values"
             out[p.name] = optuna.distributions.FloatDistribution(p.low, p.high, log=log)

@@ -10,6 +10,11 @@
   trials, so sequential runs are the default TPE and parallel ones get Optuna's own handling
   of pending points.
 * ``optuna-gp``: ``GPSampler(seed)``, which models running trials itself.
+* ``hebo``: HEBO 0.3.6 in bench/.venvs/hebo, behind hebo_driver.py: ``suggest(n)`` (its own
+  batch mode for 4 at a time), ``observe``.
+* ``ax-botorch``: Ax's ``Client`` (ax-platform 1.x, BoTorch underneath) in bench/.venvs/ax,
+  behind ax_driver.py: its default generation strategy (quasi-random start, then a GP with
+  log-NEI), ``get_next_trials(n)`` (q-batch generation for 4 at a time), ``complete_trial``.
 * ``random``: plain independent sampling of each parameter from its W&B distribution.
 
 Everything but the sweepctl engines runs in rounds: ask ``batch`` configs (1, or 4 for the
@@ -33,12 +38,13 @@ from typing import Any, Protocol
 
 from problems import METRIC, PROBLEMS, Param, evaluate, optuna_distributions, wandb_parameters
 
-from searchbench.environments import BENCH, REPO, WANDB_VENV
+from searchbench.environments import AX_VENV, BENCH, HEBO_VENV, REPO, WANDB_VENV
 
 PROGRAM = BENCH / "problems" / "run_problem.py"
 
 CLI_ENGINES = ("sweepctl-bayes", "sweepctl-random")
-ENGINES = (*CLI_ENGINES, "wandb-bayes", "optuna-tpe", "optuna-gp", "random")
+VENV_ENGINES = {"hebo": (HEBO_VENV, "hebo_driver.py"), "ax-botorch": (AX_VENV, "ax_driver.py")}
+ENGINES = (*CLI_ENGINES, "wandb-bayes", "optuna-tpe", "optuna-gp", *VENV_ENGINES, "random")
 
 
 @dataclass
@@ -151,6 +157,8 @@ def sample(param: Param, rng: random.Random) -> Any:
         return rng.randint(int(param.low), int(param.high))
     if param.kind == "log_uniform_values":
         return math.exp(rng.uniform(math.log(param.low), math.log(param.high)))
+    if param.kind == "q_uniform":
+        return param.step_value(rng.randint(0, param.steps()))
     return rng.uniform(param.low, param.high)
 
 
@@ -199,13 +207,13 @@ class OptunaEngine:
         self.pending = []
 
 
-class WandbDriver:
-    """wandb_driver.py in the wandb-sweeps virtualenv, kept running across sweeps."""
+class VenvDriver:
+    """A driver script in an engine's own virtualenv, kept running across sweeps."""
 
-    def __init__(self) -> None:
-        python = WANDB_VENV / "bin" / "python"
+    def __init__(self, venv: Path, script: str) -> None:
+        python = venv / "bin" / "python"
         self.process = subprocess.Popen(
-            [str(python), str(Path(__file__).with_name("wandb_driver.py"))],
+            [str(python), str(Path(__file__).with_name(script))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**child_env(), "PYTHONWARNINGS": "ignore"},
@@ -219,7 +227,7 @@ class WandbDriver:
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
-            raise RuntimeError(f"W&B driver exited ({self.process.wait()})")
+            raise RuntimeError(f"{self.process.args[1]} exited ({self.process.wait()})")
         return json.loads(line)
 
     def close(self) -> None:
@@ -228,15 +236,19 @@ class WandbDriver:
             self.process.wait(timeout=30)
 
 
-_driver: WandbDriver | None = None
+_drivers: dict[str, VenvDriver] = {}
 
 
-def wandb_driver() -> WandbDriver:
-    """This process's W&B driver (started on first use: its imports take seconds)."""
-    global _driver
-    if _driver is None:
-        _driver = WandbDriver()
-    return _driver
+def venv_driver(venv: Path, script: str) -> VenvDriver:
+    """This process's driver of one venv engine (started on first use: imports take seconds)."""
+    if script not in _drivers:
+        _drivers[script] = VenvDriver(venv, script)
+    return _drivers[script]
+
+
+def wandb_driver() -> VenvDriver:
+    """This process's W&B driver."""
+    return venv_driver(WANDB_VENV, "wandb_driver.py")
 
 
 class WandbEngine:
@@ -259,6 +271,21 @@ class WandbEngine:
         self.finished += list(zip(configs, values, strict=True))
 
 
+class DriverEngine:
+    """HEBO or Ax in its own venv: one fresh optimiser per sweep, asked and told in rounds."""
+
+    def __init__(self, engine: str, problem: str, seed: int) -> None:
+        self.driver = venv_driver(*VENV_ENGINES[engine])
+        params = [asdict(p) for p in PROBLEMS[problem].params]
+        self.driver.request({"op": "start", "params": params, "seed": seed})
+
+    def ask(self, n: int) -> list[dict[str, Any]]:
+        return self.driver.request({"op": "ask", "n": n})["configs"]
+
+    def tell(self, configs: list[dict[str, Any]], values: list[float]) -> None:
+        self.driver.request({"op": "tell", "configs": configs, "values": values})
+
+
 def make_engine(engine: str, problem: str, seed: int) -> AskTell:
     """An ask/tell engine by name."""
     if engine == "random":
@@ -269,6 +296,8 @@ def make_engine(engine: str, problem: str, seed: int) -> AskTell:
         return OptunaEngine(problem, seed, "gp")
     if engine == "wandb-bayes":
         return WandbEngine(problem, seed)
+    if engine in VENV_ENGINES:
+        return DriverEngine(engine, problem, seed)
     raise ValueError(f"unknown engine {engine!r}")
 
 

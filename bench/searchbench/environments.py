@@ -2,6 +2,10 @@
 
 * W&B's engine: ``sweeps`` 0.3.0 pins numpy<2, which sweepctl's venv does not have, so it
   lives in bench/.venvs/wandb-sweeps and is reached through wandb_driver.py.
+* HEBO (``hebo`` 0.3.6: numpy<1.25, GPy, pymoo 0.6.0) and Ax (``ax-platform`` with BoTorch)
+  live in bench/.venvs/hebo and bench/.venvs/ax, reached through hebo_driver.py and
+  ax_driver.py; both get torch 2.13.0 (the local CPU wheel) and nothing else: pins/*.txt are
+  their pip constraints, torch==2.13.0 first.
 * Optuna (TPE, GP with torch), matplotlib and scikit-learn are bench tools, not sweepctl
   dependencies. When the running interpreter lacks one, bench/.venvs/bench is made with them
   and sweepctl (editable) and the benchmark re-runs itself there. torch is installed only
@@ -22,6 +26,9 @@ BENCH = Path(__file__).resolve().parents[1]
 REPO = BENCH.parent
 WANDB_VENV = BENCH / ".venvs" / "wandb-sweeps"
 BENCH_VENV = BENCH / ".venvs" / "bench"
+HEBO_VENV = BENCH / ".venvs" / "hebo"
+AX_VENV = BENCH / ".venvs" / "ax"
+PINS = Path(__file__).resolve().parent / "pins"
 CONSTRAINTS = REPO / "constraints.txt"
 NEEDED = ("optuna", "torch", "matplotlib", "sklearn", "yaml", "sweepctl")
 
@@ -50,6 +57,27 @@ def ensure_wandb_venv() -> Path:
     subprocess.run([_python311(), "-m", "venv", str(WANDB_VENV)], check=True)
     subprocess.run([str(python), "-m", "pip", "install", "-q", "sweeps==0.3.0"], check=True)
     return python
+
+
+def ensure_peer_venv(venv: Path, packages: list[str], check: str) -> Path:
+    """A peer engine's venv (HEBO, Ax) with torch==2.13.0 and ``packages``; its python."""
+    python = venv / "bin" / "python"
+    if _works(python, check):
+        return python
+    pins = PINS / f"{venv.name}.txt"
+    print(f"making {venv.relative_to(REPO)} ({', '.join(packages)}) ...", flush=True)
+    subprocess.run([_python311(), "-m", "venv", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "install", "-q", "-c", str(pins)]
+    subprocess.run([*pip, "torch==2.13.0", *packages], check=True)
+    return python
+
+
+def ensure_hebo_venv() -> Path:
+    return ensure_peer_venv(HEBO_VENV, ["hebo==0.3.6"], "import hebo.optimizers.hebo, torch")
+
+
+def ensure_ax_venv() -> Path:
+    return ensure_peer_venv(AX_VENV, ["ax-platform"], "import ax, botorch, torch")
 
 
 def missing_here() -> list[str]:

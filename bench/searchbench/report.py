@@ -27,6 +27,7 @@ from searchbench.engines import ENGINES
 Key = tuple[str, str, str, int]  # (mode, engine, problem, seed)
 SUBJECT = "sweepctl-bayes"
 GP_PEER = "optuna-gp"
+RANDOM_ENGINES = ("sweepctl-random", "random")  # not peers: the baselines
 WANDB_PEER = "wandb-bayes"
 
 
@@ -167,6 +168,17 @@ def goals(
         lines.append(
             f"- Median regret at {last} runs within 2× of {GP_PEER} on every problem: "
             f"**{verdict}** (ratio {SUBJECT} / {GP_PEER}: {detail}; worst {worst})."
+        )
+    peers = [e for e in engines if e not in (SUBJECT, *RANDOM_ENGINES)]
+    if peers:
+        best = {p: min(peers, key=lambda e: medians[p][e]) for p in problems}
+        ratios = {p: _ratio(medians[p][SUBJECT], medians[p][best[p]]) for p in problems}
+        bad = [p for p in problems if ratios[p] > 2]
+        verdict = "met" if not bad else f"missed on {', '.join(bad)}"
+        detail = ", ".join(f"{p} {_fmt_ratio(ratios[p])} ({best[p]})" for p in problems)
+        lines.append(
+            f"- Median regret at {last} runs within 2× of the best peer on every problem: "
+            f"**{verdict}** (ratio {SUBJECT} / best of {', '.join(peers)}: {detail})."
         )
     if WANDB_PEER in engines:
         for n in budgets:

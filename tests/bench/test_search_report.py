@@ -266,3 +266,19 @@ def test_runs_to_match_table_leaves_out_engines_without_both_modes():
     lines = report.runs_to_match_table(_curves(rows), [SUBJECT, GP], ["levy"])
     assert lines[2] == f"| problem | {GP} |"
     assert report.runs_to_match_table(_curves(rows), [SUBJECT], ["levy"]) == []
+
+
+def test_goals_compare_with_the_best_peer_on_each_problem_not_random():
+    problems = ["branin", "levy"]
+    regrets = {
+        # at 2 runs: the GP is best on branin (ours 3x it), HEBO on levy (ours 1.5x it);
+        # random is lower than everyone on levy but is a baseline, not a peer
+        SUBJECT: {"branin": [1.0, 0.3], "levy": [1.0, 0.3]},
+        GP: {"branin": [2.0, 0.1], "levy": [2.0, 0.5]},
+        "hebo": {"branin": [2.0, 0.2], "levy": [2.0, 0.2]},
+        "random": {"branin": [2.0, 0.9], "levy": [2.0, 0.01]},
+    }
+    curves = _curves(_problem_rows("sequential", regrets))
+    text = "\n".join(report.goals(curves, "sequential", list(regrets), problems, [2]))
+    assert "within 2× of the best peer on every problem: **missed on branin**" in text
+    assert "best of optuna-gp, hebo: branin 3.00× (optuna-gp), levy 1.50× (hebo)" in text
