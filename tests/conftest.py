@@ -33,3 +33,13 @@ def write_sweep(tmp_path: Path):
         return path
 
     return write
+
+
+# Folders of tests that each take tens of seconds (a cut network link, a SLURM cluster):
+# collected first, so that the parallel workers start on them and the quick tests fill in
+# around them, instead of a few long tests running alone at the end.
+LONG_FIRST = ("tests/faults/", "tests/slurm/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))  # stable: order kept

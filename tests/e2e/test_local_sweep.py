@@ -30,7 +30,8 @@ parameters:
 
 
 def test_grid_run_by_three_agents_runs_every_point_exactly_once(ws):
-    ws.file("prog.py", ECHO_PROGRAM)
+    # Runs of half a second: the grid outlasts every agent's start, even on a loaded machine.
+    ws.file("prog.py", ECHO_PROGRAM + "import time\ntime.sleep(0.5)\n")
     ws.file("grid.yaml", GRID)
     sweep = ws.create("grid.yaml")
     agents = [ws.popen("agent", sweep) for _ in range(3)]
