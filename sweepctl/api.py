@@ -462,7 +462,7 @@ def run_log(ref: str, *, storage: str | None = None) -> RunLog:
     """Where a run's output log is, and whether this machine has it (a run id or prefix)."""
     backend = factory.open_local(storage)
     run = backend.store.find_run(ref)
-    path = backend.store.files_dir / "runs" / run.sweep_id / run.id / "output.log"
+    path = backend.store.run_dir(run.sweep_id, run.id) / "output.log"
     return RunLog(run, path, backend.store.agent_host(run.agent_id))
 
 

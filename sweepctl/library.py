@@ -89,10 +89,6 @@ def _echo_for(prefix_runs: bool) -> Callable[[str, bytes], None]:
     return echo
 
 
-def _log_lines(sweep: Sweep, workers: int, total: int | None) -> Any:
-    return log_lines(sweep, workers, total)
-
-
 def agent(
     sweep_id: str,
     function: Callable[[], Any] | str | None = None,
@@ -136,7 +132,7 @@ def agent(
         gpus_per_run=gpus_per_run,
         echo_for=_echo_for,
         say=_say,
-        observe=_log_lines,
+        observe=log_lines,
     )
 
 

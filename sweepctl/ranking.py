@@ -67,9 +67,6 @@ class Ranking:
         """What was left out and why, for a person; None when nothing was."""
         return describe_left_out(self.left_out_by_reason)
 
-    def to_json(self) -> dict[str, int]:
-        return self.left_out_by_reason
-
 
 def describe_left_out(reasons: dict[str, int]) -> str | None:
     """``{"killed": 2, "no value": 1}`` as a person reads it; None for nothing left out."""

@@ -260,7 +260,7 @@ class FunctionAgent(Agent):
 
     def _execute(self, run: Run, index: int) -> Outcome:
         global _current
-        files = RunFiles(self.store.files_dir / "runs" / self.sweep.id / run.id)
+        files = RunFiles(self.store.run_dir(self.sweep.id, run.id))
         files.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         macros.write_param_file(files.params, run.config)
         variables = run_variables(

@@ -479,7 +479,7 @@ class Agent:
                 self._no_more.set()
 
     def _execute(self, run: Run, index: int) -> Outcome:
-        files = RunFiles(self.store.files_dir / "runs" / self.sweep.id / run.id)
+        files = RunFiles(self.store.run_dir(self.sweep.id, run.id))
         json_file = None
         command = self.spec.command
         try:

@@ -73,11 +73,15 @@ class Store(Database):
                 self._files_dir = Path(setting)
             elif self.is_sqlite:
                 self._files_dir = Path(self.url.removeprefix("sqlite:///")).parent
-            else:
-                folder = Path.cwd() / STORE_DIR
-                folder.mkdir(mode=0o700, exist_ok=True)
-                return folder
+            else:  # read once: the setting is not asked again at every run
+                self._files_dir = Path.cwd() / STORE_DIR
+                self._files_dir.mkdir(mode=0o700, exist_ok=True)
         return self._files_dir
+
+    def run_dir(self, sweep_id: str, run_id: str | None = None) -> Path:
+        """The folder of a run's files (``runs/<sweep>/<run>``), or of a sweep's runs."""
+        folder = self.files_dir / "runs" / sweep_id
+        return folder / run_id if run_id is not None else folder
 
     @property
     def files_dir_is_set(self) -> bool:

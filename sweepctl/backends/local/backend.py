@@ -127,7 +127,7 @@ class LocalBackend:
 
     def log_tail(self, run: Run, lines: int = 40) -> list[str]:
         """The last lines of a run's output log (stdout and stderr), [] before it has any."""
-        return tail(self.store.files_dir / "runs" / run.sweep_id / run.id / "output.log", lines)
+        return tail(self.store.run_dir(run.sweep_id, run.id) / "output.log", lines)
 
     def agents(self, sweep_id: str) -> list[AgentRecord]:
         return self.store.agents(sweep_id)
@@ -163,7 +163,7 @@ class LocalBackend:
                 hint=f"end them first: `sweepctl stop {sweep.id} --cancel`",
             )
         removed = self.store.delete_sweep(sweep.id)
-        files = self.store.files_dir / "runs" / sweep.id
+        files = self.store.run_dir(sweep.id)
         if files.is_dir():
             shutil.rmtree(files)
         return f"deleted sweep {sweep.shown}: {removed} run{'s' if removed != 1 else ''}"
