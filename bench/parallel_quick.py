@@ -1,7 +1,7 @@
 """A quick in-process check of bayes settings, one run at a time against 4 agents at once.
 
     .venv/bin/python bench/parallel_quick.py [--seeds 10] [--first-seed 0] [--budget 50]
-        [--jobs 2] [--problems branin,hartmann6,...] [--modes 1,4]
+        [--jobs 2] [--problems branin,hartmann6,...] [--split tuning|held-back] [--modes 1,4]
         [--candidate NAME=FIELD:VALUE,FIELD:VALUE ...] [--peers optuna-gp,wandb-bayes,...]
 
 Every candidate is ``sweepctl.search.bayes.suggest`` with some fields of ``bayes.Settings``
@@ -35,7 +35,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent)]
 
-from problems import METRIC, PROBLEMS, evaluate, wandb_parameters  # noqa: E402
+from problems import METRIC, PROBLEMS, SPLITS, evaluate, wandb_parameters  # noqa: E402
 
 CHECKPOINTS = (10, 25, 40, 50)
 QUICK_PROBLEMS = ("branin", "hartmann6", "rosenbrock", "ackley", "levy", "surrogate")
@@ -98,11 +98,18 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--problems", default=",".join(QUICK_PROBLEMS))
+    parser.add_argument(
+        "--split", choices=sorted(SPLITS), help="that half's problems and seeds (bench/search.py)"
+    )
     parser.add_argument("--modes", default="1,4", help="agents at once, comma-separated")
     parser.add_argument("--candidate", action="append", default=[], help="name=field:value,...")
     parser.add_argument("--no-default", action="store_true", help="only the --candidate ones")
     parser.add_argument("--peers", default="", help="in-process engines beside, comma-separated")
     args = parser.parse_args()
+    if args.split:
+        split_problems, split_seeds = SPLITS[args.split]
+        args.problems = ",".join(split_problems)
+        args.first_seed, args.seeds = split_seeds.start, min(args.seeds, len(split_seeds))
     candidates = dict([("default", {}), *(parse_candidate(c) for c in args.candidate)])
     if args.no_default and (len(candidates) > 1 or args.peers):
         del candidates["default"]

@@ -42,7 +42,7 @@ from typing import Any
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-from problems import PROBLEMS, service  # noqa: E402
+from problems import PROBLEMS, SPLITS, service  # noqa: E402
 from searchbench import environments  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -178,7 +178,7 @@ def make_tasks(args: argparse.Namespace) -> list[Task]:
     """Seeds outermost, so an interrupted run leaves whole seeds behind."""
     return [
         Task(mode, engine, problem, seed, args.budget)
-        for seed in range(args.seeds)
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
         for mode in args.modes
         for problem in args.problems
         for engine in args.engines
@@ -308,7 +308,8 @@ def write_results(
         f"(the machine was shared), {args.jobs} sweeps at a time, 1 BLAS thread each",
         f"- code: {_git()}",
         f"- versions: {_versions()}",
-        f"- configuration: {len(seeds)} seeds ({', '.join(map(str, seeds)) or 'none'}), "
+        f"- configuration: {_split_line(args)}{len(seeds)} seeds "
+        f"({', '.join(map(str, seeds)) or 'none'}), "
         f"{args.budget} runs per sweep, modes {', '.join(args.modes)}, "
         f"{len(args.problems)} problems, {len(args.engines)} engines",
     ]
@@ -346,6 +347,17 @@ def write_results(
     lines += _notes(args)
     out_md.write_text("\n".join(lines) + "\n")
     return out_md
+
+
+def _split_line(args: argparse.Namespace) -> str:
+    if not args.split:
+        return ""
+    problems, seeds = SPLITS[args.split]
+    held = "chosen on" if args.split == "tuning" else "held back from"
+    return (
+        f"the **{args.split}** split (problems {', '.join(problems)}; seeds {seeds.start}-"
+        f"{seeds.stop - 1}: the settings were {held} them), "
+    )
 
 
 def _sweep_minutes(traces: dict) -> float:
@@ -488,6 +500,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, ...")
+    parser.add_argument(
+        "--split",
+        choices=sorted(SPLITS),
+        help="the tuning or held-back half: its problems and seeds (10 from 0 or from 10; "
+        "--seeds fewer takes the first of them), unless --problems says otherwise",
+    )
     parser.add_argument("--budget", type=int, default=50, help="runs per sweep")
     parser.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated")
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated")
@@ -501,6 +520,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-eval-server", action="store_true", help="MLP imports per run")
     parser.add_argument("--out", type=Path, help="the markdown file (default bench/RESULTS.md)")
     args = parser.parse_args(argv)
+    if args.split:
+        problems, seeds = SPLITS[args.split]
+        if args.problems == ",".join(PROBLEMS):
+            args.problems = ",".join(problems)
+        args.first_seed, args.seeds = seeds.start, min(args.seeds, len(seeds))
     if args.quick:
         args.seeds, args.budget = min(args.seeds, 2), min(args.budget, 12)
         if args.problems == ",".join(PROBLEMS):

@@ -269,6 +269,63 @@ def sgd_digits(config: dict[str, Any]) -> float:
     return _validation_error(model)
 
 
+@cache
+def _diabetes_holdout() -> tuple[Any, Any, Any, Any]:
+    """scikit-learn's diabetes data (442 patients, 10 features), features and target
+    standardised on the training part: 300 training rows, 142 validation rows."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_diabetes(return_X_y=True)
+    x_train, x_val, y_train, y_val = train_test_split(
+        x, y, train_size=300, test_size=142, random_state=0
+    )
+    mean, std = x_train.mean(0), x_train.std(0)
+    y_mean, y_std = y_train.mean(), y_train.std()
+    return (
+        (x_train - mean) / std,
+        (x_val - mean) / std,
+        (y_train - y_mean) / y_std,
+        (y_val - y_mean) / y_std,
+    )
+
+
+def krr_diabetes(config: dict[str, Any]) -> float:
+    """Validation mean squared error (of the standardised target) of kernel ridge regression
+    on diabetes: the kernel decides what gamma, degree and coef0 mean.
+
+    rbf and laplacian want a small gamma and use neither degree nor coef0; polynomial trades
+    gamma off against degree and coef0 (a large gamma with degree 5 diverges); sigmoid fits
+    only in a narrow band of gamma and coef0. alpha is log-scaled over seven decades. Unlike
+    the digits problems' error rates, the value is continuous, so near-ties are told apart.
+    """
+    import warnings
+
+    import numpy as np
+    from sklearn.kernel_ridge import KernelRidge
+
+    x_train, x_val, y_train, y_val = _diabetes_holdout()
+    model = KernelRidge(
+        kernel=str(config["kernel"]),
+        alpha=float(config["alpha"]),
+        gamma=float(config["gamma"]),
+        degree=int(config["degree"]),
+        coef0=float(config["coef0"]),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an ill-conditioned solve warns; its value counts
+        try:
+            model.fit(x_train, y_train)
+            error = float(((model.predict(x_val) - y_val) ** 2).mean())
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+            return _KRR_CAP
+    # A diverged fit is as bad as the cap: predicting the mean scores about 1.
+    return min(error, _KRR_CAP) if math.isfinite(error) else _KRR_CAP
+
+
+_KRR_CAP = 10.0
+
+
 PROBLEMS: dict[str, Problem] = {
     p.name: p
     for p in (
@@ -344,7 +401,34 @@ PROBLEMS: dict[str, Problem] = {
             "scikit-learn SGD classifier on digits, val error, 7-D mixed (3 categorical, "
             "2 log, int, quantised)",
         ),
+        Problem(
+            "krr_diabetes",
+            (
+                Param(
+                    "kernel", "categorical", values=("rbf", "laplacian", "polynomial", "sigmoid")
+                ),
+                Param("alpha", "log_uniform_values", 1e-6, 10.0),
+                Param("gamma", "log_uniform_values", 1e-4, 10.0),
+                Param("degree", "int_uniform", 2, 5),
+                Param("coef0", "q_uniform", 0.0, 3.0, q=0.25),
+            ),
+            krr_diabetes,
+            None,
+            "scikit-learn kernel ridge on diabetes, val MSE, 5-D mixed (kernel, 2 log, int, "
+            "quantised)",
+        ),
     )
+}
+
+
+# The split #25 asks for: settings are chosen on the tuning half (seeds 0-9) and reported on
+# the held-back half (seeds 10-19) separately, so a choice that fits only the tuning set shows.
+# The tuning half holds the problems earlier sessions tuned bayes on (bench/parallel_quick.py's
+# synthetic set and the surrogate) and one mixed model; the held-back half holds ackley, which
+# earlier sessions also looked at, and three models never used to choose a setting.
+SPLITS: dict[str, tuple[tuple[str, ...], range]] = {
+    "tuning": (("branin", "hartmann6", "rosenbrock", "levy", "surrogate", "svc_digits"), range(10)),
+    "held-back": (("ackley", "mlp_digits", "sgd_digits", "krr_diabetes"), range(10, 20)),
 }
 
 

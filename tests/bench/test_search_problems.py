@@ -18,10 +18,11 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH / "searchbench"))
 
 import driver_loop  # noqa: E402
-from problems import PROBLEMS, parse_value, wandb_parameters  # noqa: E402
+from problems import PROBLEMS, SPLITS, parse_value, wandb_parameters  # noqa: E402
 from searchbench.engines import sample  # noqa: E402
 
-MIXED = ("svc_digits", "sgd_digits")
+MIXED = ("svc_digits", "sgd_digits", "krr_diabetes")
+ERROR_RATES = ("svc_digits", "sgd_digits")
 
 
 @pytest.mark.parametrize("name", MIXED)
@@ -62,7 +63,7 @@ def test_driver_mapping_round_trips_every_value(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", MIXED)
+@pytest.mark.parametrize("name", ERROR_RATES)
 def test_mixed_problems_evaluate_to_an_error_rate(name):
     rng = random.Random(2)
     for _ in range(3):
@@ -70,3 +71,22 @@ def test_mixed_problems_evaluate_to_an_error_rate(name):
         value = PROBLEMS[name].objective(config)
         assert 0.0 <= value <= 1.0
         assert value == PROBLEMS[name].objective(config)  # fixed split and seeds: repeatable
+
+
+def test_kernel_ridge_is_continuous_capped_and_its_kernel_matters():
+    problem = PROBLEMS["krr_diabetes"]
+    base = {"alpha": 0.5, "gamma": 0.01, "degree": 3, "coef0": 1.0}
+    by_kernel = {k: problem.objective({**base, "kernel": k}) for k in problem.params[0].values}
+    assert all(0.0 < v < 1.0 for v in by_kernel.values()), by_kernel  # the mean scores ~1
+    assert len(set(by_kernel.values())) == 4
+    # a polynomial kernel of degree 5 with a huge gamma and no ridge diverges: the cap
+    wild = {"kernel": "polynomial", "alpha": 1e-6, "gamma": 10.0, "degree": 5, "coef0": 3.0}
+    assert problem.objective(wild) == 10.0
+
+
+def test_the_split_halves_share_no_problem_and_no_seed():
+    (tune, tune_seeds), (held, held_seeds) = SPLITS["tuning"], SPLITS["held-back"]
+    assert set(tune).isdisjoint(held) and set(tune_seeds).isdisjoint(held_seeds)
+    assert set(tune) | set(held) <= set(PROBLEMS)
+    mixed = {p for p in held if any(q.kind == "categorical" for q in PROBLEMS[p].params)}
+    assert len(mixed) >= 2  # the held-back half judges mixed spaces too
