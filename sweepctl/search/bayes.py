@@ -107,8 +107,7 @@ class Settings:
     sampler and start-up, bench/search.py for the warp and the boxes)."""
 
     sampler: str = "gp"  # "gp" (Optuna's GPSampler) or "tpe" (multivariate, constant liar)
-    n_startup: int = 4  # quasi-random configs before the model takes over...
-    startup_per_dim: float = 0.0  # ...or this many per searched parameter, if more
+    n_startup: int = 4  # quasi-random configs before the model takes over
     gp_max_history: int = 100  # past this many observations, TPE instead of GP (latency)
     deterministic: bool = False  # GP: assume no observation noise
     warp: bool = True  # GP: Yeo-Johnson on the values, compressing the tail of bad ones
@@ -116,8 +115,6 @@ class Settings:
     local_until: int = 10  # ...while fewer observations than this have values (0: never)
     pending_side: float = 0.5  # GP: the same box's side while runs are in flight (0: none)
     prior_mean: str = "worst"  # GP: constant prior mean, the "worst" value seen or the "mean"
-    mean_prior_from: int = 0  # GP: from this many values on, the "mean" prior (0: never)
-    believer: bool = False  # GP: runs in flight as observations of the GP's mean (not q-EI)
 
 
 DEFAULT = Settings()
@@ -192,7 +189,7 @@ def suggest(
     if not space.dims:
         return space.config(())
     seen = observations(space, spec.metric, history, points)
-    if sum(o.value is not None for o in seen) < _startup(settings, len(space.dims)):
+    if sum(o.value is not None for o in seen) < settings.n_startup:
         candidates = _quasi_random(space, sweep_seed, len(history))
     else:
         warm_up()  # loaded before the thread limits below, so that they cover every pool
@@ -209,11 +206,6 @@ def suggest(
     # Only a finite space of more than _ENUMERATE_MAX points, all but a few of them taken and
     # missed by every random draw, gets here.
     return None
-
-
-def _startup(settings: Settings, dims: int) -> int:
-    """How many runs need values before the model takes over."""
-    return max(settings.n_startup, math.ceil(settings.startup_per_dim * dims))
 
 
 def _fallback(
@@ -269,10 +261,7 @@ def _sampler(
         ]
         return LocalGPSampler(
             local_side=min((side for side in sides if 0.0 < side < 1.0), default=0.0),
-            prior_mean=(
-                "mean" if 0 < settings.mean_prior_from <= n_values else settings.prior_mean
-            ),
-            believer=settings.believer,
+            prior_mean=settings.prior_mean,
             seed=seed,
             n_startup_trials=settings.n_startup,
             deterministic_objective=settings.deterministic,

@@ -82,20 +82,12 @@ class LocalGPSampler(optuna.samplers.GPSampler):
     both are fixed at construction.
     """
 
-    def __init__(
-        self,
-        *,
-        local_side: float = 0.0,
-        prior_mean: str = "mean",
-        believer: bool = False,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, local_side: float = 0.0, prior_mean: str = "mean", **kwargs: Any) -> None:
         if prior_mean not in ("mean", "worst"):
             raise ValueError(f"prior_mean must be 'mean' or 'worst', not {prior_mean!r}")
         super().__init__(**kwargs)
         self._local_side = local_side
         self._prior_mean = prior_mean
-        self._believer = believer
 
     def _get_acqf_and_best_params(
         self,
@@ -124,9 +116,6 @@ class LocalGPSampler(optuna.samplers.GPSampler):
                 )
                 for i, cache in enumerate(gprs_list)
             ]
-        if self._believer and normalized_params_of_running_trials is not None:
-            gprs_list = [_believed(gprs_list[0], normalized_params_of_running_trials)]
-            normalized_params_of_running_trials = None
         return super()._get_acqf_and_best_params(
             completed_trials,
             gprs_list,
@@ -148,21 +137,3 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         box = _InBox(acqf, low, np.full_like(low, side))
         found = super()._optimize_acqf(box, box.to_box(best_params))
         return box.to_space(found)
-
-
-def _believed(fitted: gp.GPRegressor, running: np.ndarray) -> gp.GPRegressor:
-    """``fitted`` with the runs in flight added as observations of its own posterior mean
-    (the kriging believer), its kernel parameters kept."""
-    x_running = torch.from_numpy(running)
-    with torch.no_grad():
-        mean, _ = fitted.posterior(x_running)
-    believed = gp.GPRegressor(
-        is_categorical=fitted._is_categorical,
-        X_train=torch.cat([fitted._X_train, x_running]),
-        y_train=torch.cat([fitted._y_train.squeeze(-1), mean]),
-        inverse_squared_lengthscales=fitted.inverse_squared_lengthscales,
-        kernel_scale=fitted.kernel_scale,
-        noise_var=fitted.noise_var,
-    )
-    believed._cache_matrix()
-    return believed
