@@ -450,7 +450,9 @@ def _notes(args: argparse.Namespace) -> list[str]:
         "`suggest(n_suggestions=n)` (4 at a time: its own batch mode), `observe`; log-uniform "
         "as `pow`, q_uniform as an integer step index, categorical as `cat`.",
         "- ax-botorch: `ax.Client(random_seed=S)` of ax-platform 1.x (bench/.venvs/ax) with "
-        "its default generation strategy (quasi-random start, then BoTorch's GP with log-NEI), "
+        "its default generation strategy (its first trial the centre of the space, then a "
+        "quasi-random start, then BoTorch's GP with log-NEI: on ackley, whose minimum is the "
+        "centre of its box, that first trial is the optimum), "
         "`get_next_trials(max_trials=n)` (4 at a time: q-batch generation), `complete_trial`; "
         "log-uniform as a log-scaled range, q_uniform as an integer step-index range, "
         "categorical as an unordered choice.",

@@ -206,7 +206,9 @@ def _ratio(ours: float, peer: float) -> float:
 
 
 def _fmt_ratio(x: float) -> str:
-    return f"{x:.2f}×" if math.isfinite(x) else "∞ (peer at 0)"
+    if not math.isfinite(x):
+        return "∞ (peer at 0)"
+    return f"{x:.2f}×" if x < 1000 else f"{x:.1e}×"  # a peer at the optimum to rounding
 
 
 def plot(
