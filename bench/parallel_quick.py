@@ -108,7 +108,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.split:
         split_problems, split_seeds = SPLITS[args.split]
-        args.problems = ",".join(split_problems)
+        if args.problems == ",".join(QUICK_PROBLEMS):  # --problems can take a part of the half
+            args.problems = ",".join(split_problems)
         args.first_seed, args.seeds = split_seeds.start, min(args.seeds, len(split_seeds))
     candidates = dict([("default", {}), *(parse_candidate(c) for c in args.candidate)])
     if args.no_default and (len(candidates) > 1 or args.peers):

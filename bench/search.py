@@ -317,8 +317,9 @@ def write_results(
         lines.append(
             f"- **This is a reduced run** ({len(seeds)} seeds × {args.budget} runs, not the "
             "issue's 10 × 50), chosen to fit the time on a shared 2-core machine. The full "
-            "run: `.venv/bin/python bench/search.py --seeds 10 --budget 50` (it reuses this "
-            "run's cached sweeps)."
+            "run: `.venv/bin/python bench/search.py "
+            + (f"--split {args.split} " if args.split else "")
+            + "--seeds 10 --budget 50` (it reuses this run's cached sweeps)."
         )
     if incomplete:
         lines.append(f"- seeds left out (not finished for every combination): {incomplete}")
