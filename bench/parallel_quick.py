@@ -3,6 +3,7 @@
     .venv/bin/python bench/parallel_quick.py [--seeds 10] [--first-seed 0] [--budget 50]
         [--jobs 2] [--problems branin,hartmann6,...] [--split tuning|held-back] [--modes 1,4]
         [--candidate NAME=FIELD:VALUE,FIELD:VALUE ...] [--peers optuna-gp,wandb-bayes,...]
+        [--below REGRET]
 
 Every candidate is ``sweepctl.search.bayes.suggest`` with some fields of ``bayes.Settings``
 changed (``default`` is the shipped settings, included unless ``--no-default``). The problems
@@ -13,7 +14,8 @@ finishes when 4 are in flight: the way ``sweepctl agent --workers 4`` claims, wi
 processes. ``--peers`` adds engines of bench/searchbench/engines.py that run in-process
 (Optuna's, W&B's, random) on the same problems and seeds, in rounds of the same number of
 agents, as bench/search.py runs them. It prints the median regret after 10, 25, 40 and 50
-runs over the seeds, per problem, mode and candidate. bench/search.py is the benchmark proper
+runs over the seeds, per problem, mode and candidate (``--below R``: how many seeds are below
+regret R instead). bench/search.py is the benchmark proper
 (the real CLI, all engines); this is for choosing settings before running it.
 """
 
@@ -105,6 +107,12 @@ def main() -> None:
     parser.add_argument("--candidate", action="append", default=[], help="name=field:value,...")
     parser.add_argument("--no-default", action="store_true", help="only the --candidate ones")
     parser.add_argument("--peers", default="", help="in-process engines beside, comma-separated")
+    parser.add_argument(
+        "--below",
+        type=float,
+        help="print how many seeds end below this regret instead of medians (for outcomes "
+        "with two modes, such as hartmann6's trap, where a median flips with one seed)",
+    )
     args = parser.parse_args()
     if args.split:
         split_problems, split_seeds = SPLITS[args.split]
@@ -146,7 +154,10 @@ def main() -> None:
                         min(results[(name, problem, agents, s)][:c]) - optimum
                         for s in range(args.first_seed, args.first_seed + args.seeds)
                     ]
-                    cells.append(f"{statistics.median(regrets):.3g}")
+                    if args.below is None:
+                        cells.append(f"{statistics.median(regrets):.3g}")
+                    else:
+                        cells.append(f"{sum(r < args.below for r in regrets)}/{len(regrets)}")
                 print(f"| {problem} | {agents} | {name} | " + " | ".join(cells) + " |")
 
 
