@@ -162,9 +162,7 @@ def goals(
     if GP_PEER in engines:
         ratios = {p: _ratio(medians[p][SUBJECT], medians[p][GP_PEER]) for p in problems}
         worst = max(ratios, key=lambda p: ratios[p])
-        bad = [p for p in problems if ratios[p] > 2]
-        verdict = "met" if not bad else f"missed on {', '.join(bad)}"
-        detail = ", ".join(f"{p} {_fmt_ratio(ratios[p])}" for p in problems)
+        verdict, detail = _within_two(ratios, {})
         lines.append(
             f"- Median regret at {last} runs within 2× of {GP_PEER} on every problem: "
             f"**{verdict}** (ratio {SUBJECT} / {GP_PEER}: {detail}; worst {worst})."
@@ -173,9 +171,7 @@ def goals(
     if peers:
         best = {p: min(peers, key=lambda e: medians[p][e]) for p in problems}
         ratios = {p: _ratio(medians[p][SUBJECT], medians[p][best[p]]) for p in problems}
-        bad = [p for p in problems if ratios[p] > 2]
-        verdict = "met" if not bad else f"missed on {', '.join(bad)}"
-        detail = ", ".join(f"{p} {_fmt_ratio(ratios[p])} ({best[p]})" for p in problems)
+        verdict, detail = _within_two(ratios, best)
         lines.append(
             f"- Median regret at {last} runs within 2× of the best peer on every problem: "
             f"**{verdict}** (ratio {SUBJECT} / best of {', '.join(peers)}: {detail})."
@@ -195,6 +191,18 @@ def goals(
                 + ")."
             )
     return lines
+
+
+def _within_two(ratios: dict[str, float], against: dict[str, str]) -> tuple[str, str]:
+    """The verdict on "within 2× on every problem" and the ratios, each problem's peer named
+    in brackets where ``against`` has one."""
+    bad = [p for p, r in ratios.items() if r > 2]
+    verdict = "met" if not bad else f"missed on {', '.join(bad)}"
+    detail = ", ".join(
+        f"{p} {_fmt_ratio(r)}" + (f" ({against[p]})" if p in against else "")
+        for p, r in ratios.items()
+    )
+    return verdict, detail
 
 
 def _ratio(ours: float, peer: float) -> float:
