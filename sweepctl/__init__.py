@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 # public name -> the module that defines it, imported when the name is first used
 _LAZY = {
     "sweep": "sweepctl.library",
-    "agent": "sweepctl.library",  # through _Package.agent, below
     "best": "sweepctl.library",
     "runs": "sweepctl.library",
     "export_best": "sweepctl.library",

@@ -276,8 +276,7 @@ def runs(
 ) -> RunList:
     """The sweep and its runs (only those in ``state``; only the ``top`` best by the metric)."""
     _check_states(state or ())
-    backend, sweep = factory.open_sweep(ref, storage)
-    every = backend.runs(sweep.id)
+    backend, sweep, every = _read(ref, storage)
     found = [r for r in every if r.state in state] if state else every
     ranked = ranking.rank(sweep.spec.metric, found)
     if top is not None:
@@ -583,10 +582,7 @@ def launch_plan(
     backend = factory.open_local(storage, create=True)
     found = campaign.sweep_files(list(files))
     carry = carry_best or found.carry_best
-    steps = campaign.plan(backend, found.files, count, carry_best=carry)
-    if steps:
-        steps[0].carries = False  # the first phase has nothing before it
-    return backend, steps
+    return backend, campaign.plan(backend, found.files, count, carry_best=carry)
 
 
 def launch(
@@ -612,7 +608,7 @@ def launch(
     def remember_best(sweep_id: str) -> None:
         # No metric, or no run with a value: nothing to carry from this phase.
         with contextlib.suppress(UsageError):
-            best_so_far.update(best(sweep_id, storage=backend.url).config)
+            best_so_far.update(_best_of(backend.get_sweep(sweep_id), backend.runs(sweep_id)).config)
 
     for step in steps:
         if step.state == "skip":

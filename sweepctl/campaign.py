@@ -136,17 +136,18 @@ def sweep_files(paths: list[Path]) -> Campaign:
     return out
 
 
+def _constant(spec: Any) -> bool:
+    """A parameter block that fixes one value (``{value: ...}``) rather than searching."""
+    return isinstance(spec, dict) and "value" in spec and set(spec) <= {"value", "distribution"}
+
+
 def searched_config(config: dict[str, Any]) -> dict[str, Any]:
     """A sweep config without its constant parameters: what carry-best never changes, so a
     phase's sweep is found again however the earlier best turned out."""
     params = config.get("parameters")
     if not isinstance(params, dict):
         return config
-    kept = {
-        k: v
-        for k, v in params.items()
-        if not (isinstance(v, dict) and set(v) <= {"value", "distribution"} and "value" in v)
-    }
+    kept = {k: v for k, v in params.items() if not _constant(v)}
     return {**config, "parameters": kept}
 
 
@@ -157,10 +158,7 @@ def carried(config: dict[str, Any], best: dict[str, Any]) -> tuple[dict[str, Any
     fixed = []
     for key, value in best.items():
         spec = params.get(key)
-        searched = isinstance(spec, dict) and not (
-            "value" in spec and set(spec) <= {"value", "distribution"}
-        )
-        if not searched:
+        if not (isinstance(spec, dict) and not _constant(spec)):  # not searched
             params[key] = {"value": value}
             fixed.append(key)
     return {**config, "parameters": params}, fixed
@@ -176,18 +174,17 @@ def plan(
         if report.spec is None:
             raise InvalidSweepError(report.source, report.problems)
         specs.append((file, report.spec))
-    existing = store.sweeps()
+
+    # With carry-best a phase's constants come from the earlier best: match without them.
+    def matched(config: dict[str, Any]) -> str:
+        return config_hash(searched_config(config) if carry_best else config)
+
+    existing = [(s, matched(s.config)) for s in store.sweeps()]
     counts = store.run_counts()
     steps = []
-    for file, spec in specs:
-        # With carry-best a phase's constants come from the earlier best: match without them.
-        key = config_hash(searched_config(spec.config) if carry_best else spec.config)
-        match = [
-            s
-            for s in existing
-            if s.source == str(file)
-            and config_hash(searched_config(s.config) if carry_best else s.config) == key
-        ]
+    for index, (file, spec) in enumerate(specs):
+        key = matched(spec.config)
+        match = [s for s, known in existing if s.source == str(file) and known == key]
         if count is None and spec.method != "grid" and spec.run_cap is None:
             raise UsageError(
                 f"{file}: a {spec.method} sweep never ends by itself",
@@ -197,7 +194,9 @@ def plan(
         if spec.method == "grid":
             grid = grid_points(spec)
         if not match:
-            steps.append(Step(file, spec.method, None, "new", 0, count, grid, carries=carry_best))
+            # the first phase has nothing before it to carry
+            carries = carry_best and index > 0
+            steps.append(Step(file, spec.method, None, "new", 0, count, grid, carries=carries))
             continue
         sweep = match[-1]
         done = sum(counts.get(sweep.id, {}).values())

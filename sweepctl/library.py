@@ -198,18 +198,14 @@ def resume(sweep_id: str, *, storage: str | None = None) -> Controlled:
 
 
 @dataclass(frozen=True)
-class RunView:
-    """A run as ``wandb.Api().run(...)`` users read one."""
+class _View:
+    """What a run and a sweep view share: the record read, and the Api that read it."""
 
-    record: Run
+    record: Any
     _api: Api
 
     @property
     def id(self) -> str:
-        return self.record.id
-
-    @property
-    def name(self) -> str:
         return self.record.id
 
     @property
@@ -219,6 +215,17 @@ class RunView:
     @property
     def config(self) -> dict[str, Any]:
         return dict(self.record.config)
+
+
+@dataclass(frozen=True)
+class RunView(_View):
+    """A run as ``wandb.Api().run(...)`` users read one."""
+
+    record: Run
+
+    @property
+    def name(self) -> str:
+        return self.record.id
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -230,27 +237,14 @@ class RunView:
 
 
 @dataclass(frozen=True)
-class SweepView:
+class SweepView(_View):
     """A sweep as ``wandb.Api().sweep(path)`` users read one."""
 
     record: Sweep
-    _api: Api
-
-    @property
-    def id(self) -> str:
-        return self.record.id
 
     @property
     def name(self) -> str | None:
         return self.record.name
-
-    @property
-    def state(self) -> str:
-        return self.record.state
-
-    @property
-    def config(self) -> dict[str, Any]:
-        return dict(self.record.config)
 
     @property
     def runs(self) -> list[RunView]:
@@ -291,8 +285,9 @@ class Api:
 
     def sweeps(self) -> list[SweepView]:
         """Every sweep in the local store, oldest first."""
-        backend = factory.open_local(self.storage)
-        self._backends.setdefault("local", backend)
+        if "local" not in self._backends:
+            self._backends["local"] = factory.open_local(self.storage)
+        backend = self._backends["local"]
         return [SweepView(s, self) for s in backend.sweeps()]
 
     def run(self, sweep_id: str, run_id: str) -> RunView:

@@ -10,11 +10,10 @@ import shlex
 import stat
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-from postgres_server import postgres_url
+from postgres_server import fresh_schema, schema_url
 
 from sweepctl.agent import slurm
 from sweepctl.errors import UsageError
@@ -200,20 +199,11 @@ def test_dry_run_prints_the_script_and_submits_nothing(workspace):
 
 def test_submitting_hands_sbatch_the_store_in_the_environment_only(workspace):
     root, env = workspace
-    base, reason = postgres_url()
-    if base is None:
-        pytest.skip(reason)
-    import sqlalchemy as sa
-
-    schema = f"sweepctl_fake_sbatch_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    # The server trusts local connections, so any password works: it must never be written.
-    user = base.split("//", 1)[1].split("@", 1)[0]
-    url = base.replace(f"//{user}@", f"//{user}:s3cret@") + f"?options=-csearch_path%3D{schema}"
-    env = dict(env, SWEEPCTL_STORAGE=url)
-    try:
+    with fresh_schema("sweepctl_fake_sbatch") as (base, schema):
+        # The server trusts local connections, so any password works: it must never be written.
+        user = base.split("//", 1)[1].split("@", 1)[0]
+        url = schema_url(base.replace(f"//{user}@", f"//{user}:s3cret@"), schema)
+        env = dict(env, SWEEPCTL_STORAGE=url)
         sweep_id = _sweepctl(root, env, "create", "sweep.yaml", "-q").stdout.strip()
         done = _sweepctl(root, env, "agent", sweep_id, "--slurm", "--array", "2", "--json")
         assert done.returncode == 0, done.stderr
@@ -228,10 +218,6 @@ def test_submitting_hands_sbatch_the_store_in_the_environment_only(workspace):
         assert kept.read_text() == seen["script"]
         assert stat.S_IMODE(kept.stat().st_mode) == 0o600
         assert json.loads(_sweepctl(root, env, "ls", "--json").stdout)[0]["slurm_jobs"] == ["4242"]
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_without_sbatch_it_says_so(workspace):

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from postgres_server import fresh_schema, postgres_url, schema_url
+from postgres_server import fresh_schema, schema_url
 
 from sweepctl.store.postgres import engine_arguments
 
@@ -109,36 +108,25 @@ class Linked:
 
 @pytest.fixture
 def linked_postgres(netns: Namespace) -> Iterator[Linked]:
-    base, reason = postgres_url()
-    if base is None:
-        pytest.skip(reason)
-    schema = f"sweepctl_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        conn.commit()
-    forwarder = subprocess.Popen(
-        [sys.executable, str(FORWARDER), netns.host_ip, "127.0.0.1", "5432"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        word, port = read_line(forwarder, 30).split()
-        assert word == "ready"
-        query = f"options=-csearch_path%3D{schema}" + (f"&{FAST_LIMITS}" if FAST_LIMITS else "")
-        user = sa.engine.make_url(base).username
-        yield Linked(
-            netns,
-            direct_url=f"{base}?{query}",
-            link_url=f"postgresql://{user}@{netns.host_ip}:{port}/test?{query}",
-            port=int(port),
+    with fresh_schema() as (base, schema):
+        forwarder = subprocess.Popen(
+            [sys.executable, str(FORWARDER), netns.host_ip, "127.0.0.1", "5432"],
+            stdout=subprocess.PIPE,
+            text=True,
         )
-    finally:
-        stop(forwarder)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-            conn.commit()
-        admin.dispose()
+        try:
+            word, port = read_line(forwarder, 30).split()
+            assert word == "ready"
+            query = f"options=-csearch_path%3D{schema}" + (f"&{FAST_LIMITS}" if FAST_LIMITS else "")
+            user = sa.engine.make_url(base).username
+            yield Linked(
+                netns,
+                direct_url=f"{base}?{query}",
+                link_url=f"postgresql://{user}@{netns.host_ip}:{port}/test?{query}",
+                port=int(port),
+            )
+        finally:
+            stop(forwarder)
 
 
 @dataclass

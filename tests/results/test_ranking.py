@@ -175,6 +175,8 @@ def test_report_figures_draw_every_ranked_run_of_a_hyperband_sweep(sweep) -> Non
     data = collect(store, [store.get_sweep(sweep["id"])])
     figure = parallel_coordinates(data)
     assert figure is not None
+    assert len(figure.parallel.colour) == 6  # the stopped runs are drawn too
+    assert figure.parallel.highlight_label == f"best run {sweep['ids'][4]}"
     assert len(data.scored) == 6  # 3 finished and 3 stopped, not only the finished ones
     assert data.best is not None and data.best.id == sweep["ids"][4]
 

@@ -10,14 +10,12 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from postgres_server import postgres_url
+from postgres_server import fresh_schema, schema_url
 from slurm_cluster import SlurmCluster, install
 
 BIN = str(Path(sys.executable).parent)
@@ -133,23 +131,10 @@ def _environment(tmp_path: Path, cluster: SlurmCluster, url: str) -> dict[str, s
 @pytest.fixture
 def pg_ws(slurm: SlurmCluster, tmp_path: Path):
     """A workspace on a fresh schema of the real PostgreSQL server."""
-    base, reason = postgres_url()
-    if base is None:
-        pytest.skip(reason)
-    schema = f"sweepctl_slurm_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-        conn.commit()
-    url = f"{base}?options=-csearch_path%3D{schema}"
-    (tmp_path / "train.py").write_text(TRAIN)
-    try:
+    with fresh_schema("sweepctl_slurm") as (base, schema):
+        url = schema_url(base, schema)
+        (tmp_path / "train.py").write_text(TRAIN)
         yield Workspace(tmp_path, _environment(tmp_path, slurm, url), url, slurm)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-            conn.commit()
-        admin.dispose()
 
 
 @pytest.fixture
