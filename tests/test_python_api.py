@@ -420,3 +420,20 @@ def test_import_sweepctl_stays_light(tmp_path: Path) -> None:
     )
     loaded = set(json.loads(done.stdout))
     assert not loaded & {"wandb", "sqlalchemy", "yaml", "typer", "rich", "numpy", "optuna"}
+
+
+def test_a_function_agent_in_a_slurm_task_says_which_task_ran_each_run(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the CLI agent does: `runs` shows the job array task that ran each run."""
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "77")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+
+    def train() -> None:
+        with sweepctl.init() as run:
+            run.log({"loss": run.config["x"]})
+
+    sweep_id = sweepctl.sweep(GRID, storage=store)
+    sweepctl.agent(sweep_id, function=train, storage=store)
+    listed = sweepctl.runs(sweep_id, storage=store).to_json()
+    assert [r["slurm_task"] for r in listed] == ["77_3"] * 3

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -41,7 +40,6 @@ from sweepctl.agent.recorder import Recorder
 from sweepctl.backends.base import AgentReport, Outcome
 from sweepctl.backends.local.controller import settle
 from sweepctl.records import Run
-from sweepctl.search.bayes import warm_up
 
 
 class RunStopped(BaseException):
@@ -200,15 +198,11 @@ class FunctionAgent(Agent):
 
     def run(self) -> AgentReport:
         global _owner
-        if self.spec.method == "bayes":
-            warm_up()
-        self.report.workers = 1
-        self.agent_id = self.store.register_agent(self.sweep.id, socket.gethostname(), os.getpid())
+        self._start(1)
         done = threading.Event()
         keeper = threading.Thread(
             target=self._keep, args=(done,), name="sweepctl-keeper", daemon=True
         )
-        self._guarded(self._read_sweep_best)
         keeper.start()
         self._hook.install()
         _owner = threading.current_thread()

@@ -222,16 +222,20 @@ class Agent:
         check_runnable(argv, self.environ, self.cwd)
 
     # -- the main loop -----------------------------------------------------------------------
-    def run(self) -> AgentReport:
-        self.preflight()
+    def _start(self, workers: int) -> None:
+        """What every agent does before its first claim, whatever runs its runs."""
         if self.spec.method == "bayes":
             warm_up()  # seconds of imports, paid here rather than under the sweep's lock
-        self.report.workers = self.workers
+        self.report.workers = workers
         self.agent_id = self.store.register_agent(
             self.sweep.id, socket.gethostname(), os.getpid(), **task_identity(self.environ)
         )
         self._claim_until = claim_deadline(self.environ)  # a SLURM task with --run-time
         self._guarded(self._read_sweep_best)
+
+    def run(self) -> AgentReport:
+        self.preflight()
+        self._start(self.workers)
         previous = install_stop_signals(self._on_signal)
         threads = [
             threading.Thread(target=self._worker, args=(i,), name=f"worker-{i}", daemon=True)
