@@ -115,11 +115,6 @@ class Settings:
     local_until: int = 10  # ...while fewer observations than this have values (0: never)
     pending_side: float = 0.5  # GP: the same box's side while runs are in flight (0: none)
     prior_mean: str = "worst"  # GP: constant prior mean, the "worst" value seen or the "mean"
-    pending: str = "qei"
-    stall_runs: int = 0
-    stall_tol: float = 0.01
-    stall_from: int = 15
-    lp_scale: float = 1.0
 
 
 DEFAULT = Settings()
@@ -254,42 +249,10 @@ def _quiet() -> Iterator[None]:
         optuna.logging.set_verbosity(verbosity)
 
 
-def _stalled(settings: Settings, seen: Sequence[Observation], maximize: bool) -> bool:
-    if settings.stall_runs <= 0:
-        return False
-    values = [o.value for o in seen if o.value is not None]
-    if len(values) < max(settings.stall_from, settings.stall_runs + 2):
-        return False
-    if maximize:
-        values = [-v for v in values]
-    best_now = min(values)
-    best_then = min(values[: -settings.stall_runs])
-    import statistics
-
-    scale = statistics.median(values) - best_now
-    return best_then - best_now <= settings.stall_tol * scale
-
-
 def _sampler(
-    settings: Settings,
-    n_values: int,
-    in_flight: bool,
-    seed: int,
-    space: dict[str, Any],
-    stalled: bool = False,
+    settings: Settings, n_values: int, in_flight: bool, seed: int, space: dict[str, Any]
 ) -> Any:
     if _uses_gp(settings, n_values):
-        if stalled:
-            from sweepctl.search.gpsampler import LocalGPSampler
-
-            return LocalGPSampler(
-                local_side=0.0,
-                prior_mean="mean",
-                seed=seed,
-                n_startup_trials=settings.n_startup,
-                deterministic_objective=settings.deterministic,
-                warn_independent_sampling=False,
-            )
         from sweepctl.search.gpsampler import LocalGPSampler
 
         sides = [
@@ -299,8 +262,6 @@ def _sampler(
         return LocalGPSampler(
             local_side=min((side for side in sides if 0.0 < side < 1.0), default=0.0),
             prior_mean=settings.prior_mean,
-            pending=settings.pending,
-            lp_scale=settings.lp_scale,
             seed=seed,
             n_startup_trials=settings.n_startup,
             deterministic_objective=settings.deterministic,
@@ -376,17 +337,11 @@ def _model(
                 distributions[dim.name] = FloatDistribution(dim.low, dim.high)
         n_values = sum(o.value is not None for o in seen)
         maximize = metric is not None and metric.maximize
-        stalled = _stalled(settings, seen, maximize)
         if settings.warp and _uses_gp(settings, n_values):
             seen = _warped(seen, maximize)
         study = optuna.create_study(
             sampler=_sampler(
-                settings,
-                n_values,
-                any(o.value is None for o in seen),
-                seed,
-                distributions,
-                stalled,
+                settings, n_values, any(o.value is None for o in seen), seed, distributions
             ),
             direction="maximize" if maximize else "minimize",
         )

@@ -82,22 +82,12 @@ class LocalGPSampler(optuna.samplers.GPSampler):
     both are fixed at construction.
     """
 
-    def __init__(
-        self,
-        *,
-        local_side: float = 0.0,
-        prior_mean: str = "mean",
-        pending: str = "qei",
-        lp_scale: float = 1.0,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, local_side: float = 0.0, prior_mean: str = "mean", **kwargs: Any) -> None:
         if prior_mean not in ("mean", "worst"):
             raise ValueError(f"prior_mean must be 'mean' or 'worst', not {prior_mean!r}")
         super().__init__(**kwargs)
         self._local_side = local_side
         self._prior_mean = prior_mean
-        self._pending = pending
-        self._lp_scale = lp_scale
 
     def _get_acqf_and_best_params(
         self,
@@ -126,23 +116,6 @@ class LocalGPSampler(optuna.samplers.GPSampler):
                 )
                 for i, cache in enumerate(gprs_list)
             ]
-        running = normalized_params_of_running_trials
-        if self._pending == "lp" and running is not None:
-            acqf, best = super()._get_acqf_and_best_params(
-                completed_trials,
-                gprs_list,
-                internal_search_space,
-                normalized_params,
-                None,
-                standardized_score_vals,
-            )
-            return _Penalised(
-                acqf,
-                gprs_list[0],
-                running,
-                float(standardized_score_vals[:, 0].max()),
-                self._lp_scale,
-            ), best
         return super()._get_acqf_and_best_params(
             completed_trials,
             gprs_list,
@@ -164,36 +137,3 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         box = _InBox(acqf, low, np.full_like(low, side))
         found = super()._optimize_acqf(box, box.to_box(best_params))
         return box.to_space(found)
-
-
-class _Penalised(BaseAcquisitionFunc):
-    """Local penalisation (Gonzalez et al. 2016) of log EI round each run in flight."""
-
-    def __init__(self, inner, gpr, running, best, scale):
-        self.inner = inner
-        super().__init__(inner.length_scales, inner.search_space)
-        cols = np.asarray(inner.search_space.continuous_indices, dtype=int)
-        self.cols = torch.from_numpy(cols)
-        # Lipschitz constant of the posterior mean over the continuous dims, estimated.
-        gen = np.random.default_rng(0)
-        dim = inner.search_space.dim
-        sample = gen.random((1000, dim))
-        sample[:, cols] = sample[:, cols]
-        xs = torch.from_numpy(np.concatenate([sample, gpr._X_train.numpy()])).requires_grad_(True)
-        mean, _ = gpr.posterior(xs)
-        (grad,) = torch.autograd.grad(mean.sum(), xs)
-        lip = float(grad[:, cols].norm(dim=-1).max())
-        lip = max(lip, 1e-7)
-        p = torch.from_numpy(running)
-        with torch.no_grad():
-            mu, var = gpr.posterior(p)
-        self.p = p[:, cols]
-        self.radius = (best - mu).clamp_min(0.0) / lip * scale
-        self.spread = var.clamp_min(1e-12).sqrt() / lip * scale
-        self.lip = lip
-
-    def eval_acqf(self, x):
-        base = self.inner.eval_acqf(x)
-        d = (x[..., None, self.cols] - self.p).pow(2).sum(-1).add(1e-12).sqrt()
-        z = (d - self.radius) / self.spread
-        return base + torch.special.log_ndtr(z).sum(-1)
