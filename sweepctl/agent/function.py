@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from sweepctl.agent import macros, metrics
+from sweepctl.agent import metrics
 from sweepctl.agent.loop import (
     BEST_EVERY,
     CONTROL_EVERY,
@@ -255,8 +255,12 @@ class FunctionAgent(Agent):
     def _execute(self, run: Run, index: int) -> Outcome:
         global _current
         files = RunFiles(self.store.run_dir(self.sweep.id, run.id))
-        files.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        macros.write_param_file(files.params, run.config)
+
+        def write() -> TextIO:
+            self._write_run_files(run, files)
+            return open(files.log, "a", encoding="utf-8")  # closed by the with below
+
+        log_file = self._written_or_given_back(run, files, write)
         variables = run_variables(
             os.environ, sweep=self.sweep, spec=self.spec, run=run, files=files
         )
@@ -276,7 +280,7 @@ class FunctionAgent(Agent):
         self.observer.started(run, index)
         state, code, reason = "finished", 0, None
         try:
-            with open(files.log, "a", encoding="utf-8") as log, _teed(log):
+            with log_file as log, _teed(log):
                 try:
                     self.function()
                 except RunStopped as exc:

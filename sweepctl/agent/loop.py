@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sweepctl.agent import macros
 from sweepctl.agent.disk import NO_SPACE, check_room, disk_full, is_full
@@ -47,6 +47,8 @@ from sweepctl.search.bayes import warm_up
 from sweepctl.spec.model import SweepSpec
 from sweepctl.store import Run, Store, Sweep
 from sweepctl.urls import has_password
+
+T = TypeVar("T")
 
 POLL = 0.25  # how often a worker looks at its child's metrics, in seconds
 CONTROL_EVERY = 1.0  # how often the agent reads pause/stop/cancel from the store
@@ -486,18 +488,15 @@ class Agent:
         files = RunFiles(self.store.run_dir(self.sweep.id, run.id))
         json_file = None
         command = self.spec.command
-        try:
-            # Ids are ours ([a-z0-9]), never user text, so they are safe as path parts.
-            files.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            macros.write_param_file(files.params, run.config)
+
+        def write() -> None:
+            nonlocal json_file
+            self._write_run_files(run, files)
             if macros.needs_args_json_file(command, environ=self.environ):
                 files.args_json.write_text(macros.args_json(run.config))
                 json_file = str(files.args_json)
-        except OSError as exc:
-            if exc.errno not in NO_SPACE:
-                raise
-            self._give_back(run, "its files could not be written: the disk is full")
-            raise disk_full(files.folder.parent, exc.strerror or str(exc)) from None
+
+        self._written_or_given_back(run, files, write)
         argv = macros.render_command(
             command,
             run.config,
@@ -627,6 +626,25 @@ class Agent:
                     raise  # no waiting would free the disk
                 self._store_lost(exc.message, f"waiting for the store to record {what}")
             self._kill_now.wait(STORE_RETRY)
+
+    @staticmethod
+    def _write_run_files(run: Run, files: RunFiles) -> None:
+        """The run's folder and the param file ``wandb.init()`` reads its config from."""
+        # Ids are ours ([a-z0-9]), never user text, so they are safe as path parts.
+        files.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        macros.write_param_file(files.params, run.config)
+
+    def _written_or_given_back(self, run: Run, files: RunFiles, write: Callable[[], T]) -> T:
+        """``write()`` a claimed run's files before it starts. On a full disk (the disk filled
+        up since the check before claiming) the run is given back, so that its config is
+        offered again, and :class:`DiskFull` stops the agent."""
+        try:
+            return write()
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            self._give_back(run, "its files could not be written: the disk is full")
+            raise disk_full(files.folder.parent, exc.strerror or str(exc)) from None
 
     def _give_back(self, run: Run, why: str) -> None:
         """End a claimed run that could not start, so that its config is offered again."""

@@ -131,3 +131,42 @@ def test_an_agent_whose_output_file_is_on_a_full_disk_still_records_its_runs(
     # Its messages were lost, not its runs (before, it crashed at its first message).
     assert proc.returncode == 0
     assert [r["state"] for r in ws.json("runs", sweep)] == ["finished", "finished"]
+
+
+def test_a_function_agent_gives_back_a_run_whose_files_do_not_fit(
+    small_disk, tmp_path, monkeypatch
+):
+    """``sweepctl.agent(function=...)`` on a disk that fills up between its check for room and
+    the claimed run's files: the run is given back (offered again, not ``failed``), the agent
+    stops with the full-disk fault, and a later agent finishes the sweep."""
+    import sweepctl
+    from sweepctl.agent import loop
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("SWEEPCTL_FILES", str(small_disk / "files"))  # the store stays off it
+    store = str(tmp_path / "store" / "sweeps.db")
+    grid = {"method": "grid", "metric": {"name": "loss"}, "parameters": {"x": {"values": [1, 2]}}}
+    sweep_id = sweepctl.sweep(grid, storage=store)
+    fillers = []
+
+    def train() -> None:
+        with sweepctl.init() as run:
+            run.log({"loss": run.config["x"] / 10})
+        if not fillers:  # another process takes the disk's last bytes as the first run ends
+            fillers.append(fill(small_disk))
+
+    # The disk fills after the agent looked for room: skip that look, the full disk is real.
+    monkeypatch.setattr(loop, "check_room", lambda folder: None)
+    report = sweepctl.agent(sweep_id, function=train, storage=store)
+    assert report.fault is not None and "is full" in report.fault, report.to_json()
+    assert report.exit_code == 1
+    runs = sweepctl.runs(sweep_id, storage=store).runs
+    assert [(r.config["x"], r.state) for r in runs] == [(1, "finished"), (2, "killed")]
+    assert "could not be written: the disk is full" in runs[1].reason
+
+    fillers[0].unlink()  # space freed (train fills the disk only once)
+    assert sweepctl.agent(sweep_id, function=train, storage=store).exit_code == 0
+    runs = sweepctl.runs(sweep_id, storage=store).runs
+    finished = sorted(r.config["x"] for r in runs if r.state == "finished")
+    assert finished == [1, 2], [(r.config["x"], r.state) for r in runs]
