@@ -529,7 +529,8 @@ def update(
         raise InvalidSweepError(report.source, problems)
     warnings = list(report.warnings)
     if check_program:
-        warnings += _program_warnings(report, shared=is_shared_storage(storage))
+        shared = backend.kind == "wandb" or is_shared_storage(storage)
+        warnings += _program_warnings(report, shared=shared)
     config, _ = backend.prepare(dict(report.spec.config), report.lines)
     changed = backend.update(sweep.id, config, report.lines)
     return Updated(backend.get_sweep(sweep.id), changed, warnings)

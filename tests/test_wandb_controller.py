@@ -382,6 +382,16 @@ def test_stop_pause_resume_cancel_use_wandbs_states(fake_wandb, finished_sweep, 
     assert f"W&B sweep {finished_sweep} is now canceled" in cancel.stdout
 
 
+def test_update_of_a_wandb_sweep_points_to_wandbs_command(fake_wandb, finished_sweep, tmp_path):
+    # prog.py is not in the working directory: fine for a sweep W&B's agents run elsewhere,
+    # so the answer is where W&B sweeps are updated, not a missing program.
+    (tmp_path / "sweep.yaml").write_text(SWEEP)
+    done = sweepctl(["update", finished_sweep, "sweep.yaml"], _env(fake_wandb), tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "is updated by W&B's own command" in done.stderr
+    assert f"hint: wandb sweep --update {finished_sweep} FILE" in done.stderr
+
+
 def test_local_only_agent_options_are_refused(fake_wandb, finished_sweep, tmp_path):
     done = sweepctl(["agent", finished_sweep, "--timeout", "1h"], _env(fake_wandb), tmp_path)
     assert done.returncode == 2 and "--timeout works only with local sweeps" in done.stderr
