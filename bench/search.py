@@ -323,7 +323,7 @@ def write_results(
         )
     if incomplete:
         lines.append(f"- seeds left out (not finished for every combination): {incomplete}")
-    lines += ["", *_definitions(all_curves, args), ""]
+    lines += ["", *_definitions(args), ""]
     for mode in args.modes:
         title = "one run at a time" if mode == "sequential" else "4 runs at a time"
         lines += [f"## {mode.capitalize()}: {title}", "", "Goals for sweepctl bayes:", ""]
@@ -365,20 +365,22 @@ def _sweep_minutes(traces: dict) -> float:
     return sum(t["seconds"] for t in traces.values()) / 60
 
 
-def _definitions(all_curves: dict, args: argparse.Namespace) -> list[str]:
-    from searchbench import report
-
-    optima = report.optima({})
-    unknown = [name for name in args.problems if PROBLEMS[name].optimum is None]
+def _definitions(args: argparse.Namespace) -> list[str]:
+    known = {name: PROBLEMS[name].optimum for name in args.problems}
+    unknown = [name for name, optimum in known.items() if optimum is None]
+    without = (
+        f" ({', '.join(unknown)}: the best value any engine reached in this run, as they have "
+        "no known minimum)"
+        if unknown
+        else ""
+    )
+    minima = ", ".join(f"{k} {v:.6g}" for k, v in known.items() if v is not None)
     return [
         "Regret after n runs = best value among the first n runs − the problem's global "
-        "minimum ("
-        + (", ".join(unknown) or "none here")
-        + ": the best value any engine reached in this run, as they have no known minimum). "
-        "Tables give the median over the seeds; the lowest "
+        f"minimum{without}. Tables give the median over the seeds; the lowest "
         "per problem is in bold. Mean rank: engines ranked per problem by that median (ties "
-        "share their mean rank), averaged over the problems; lower is better. "
-        f"Known minima: {', '.join(f'{k} {v:.6g}' for k, v in optima.items())}.",
+        "share their mean rank), averaged over the problems; lower is better."
+        + (f" Known minima: {minima}." if minima else ""),
     ]
 
 

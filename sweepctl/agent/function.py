@@ -27,9 +27,7 @@ from typing import Any, TextIO
 
 from sweepctl.agent import metrics
 from sweepctl.agent.loop import (
-    BEST_EVERY,
     CONTROL_EVERY,
-    HEARTBEAT_EVERY,
     POLL,
     Agent,
     RunFiles,
@@ -228,8 +226,8 @@ class FunctionAgent(Agent):
     def _keep(self, done: threading.Event) -> None:
         """Heartbeats, stop requests and the running run's metrics, off the function's
         thread."""
-        beat_every = min(HEARTBEAT_EVERY, self.heartbeat_timeout / 3)
-        last_beat = last_control = last_best = time.monotonic()
+        last_control = time.monotonic()
+        chores = self._chores()
         while not done.wait(POLL):
             now = time.monotonic()
             with self._watch_lock:
@@ -245,12 +243,7 @@ class FunctionAgent(Agent):
                 current = _current
                 if current is not None and current.ending is None:
                     current.ending = self._ending(current.run_id, watch.deadline)
-            if now - last_beat >= beat_every:
-                last_beat = now
-                self._guarded(lambda: self.store.heartbeat(self.agent_id, list(self._active)))
-            if now - last_best >= BEST_EVERY:
-                last_best = now
-                self._guarded(self._read_sweep_best)
+            chores(now)
 
     def _execute(self, run: Run, index: int) -> Outcome:
         global _current

@@ -246,9 +246,8 @@ class Agent:
         try:
             for thread in threads:
                 thread.start()
-            last_control = last_beat = last_best = time.monotonic()
-            # Often enough that a short timeout (seconds, in tests) never condemns a live run.
-            beat_every = min(HEARTBEAT_EVERY, self.heartbeat_timeout / 3)
+            last_control = time.monotonic()
+            chores = self._chores()
             while any(t.is_alive() for t in threads):
                 for thread in threads:
                     thread.join(timeout=0.1)
@@ -256,12 +255,7 @@ class Agent:
                 if now - last_control >= CONTROL_EVERY:
                     last_control = now
                     self._guarded(self._poll_control)
-                if now - last_beat >= beat_every:
-                    last_beat = now
-                    self._guarded(lambda: self.store.heartbeat(self.agent_id, list(self._active)))
-                if now - last_best >= BEST_EVERY:
-                    last_best = now
-                    self._guarded(self._read_sweep_best)
+                chores(now)
             self._guarded(lambda: settle(self.store, self.sweep.id, self.spec))
         finally:
             restore_signals(previous)
@@ -269,6 +263,24 @@ class Agent:
         if self._fatal is not None:
             raise self._fatal
         return self.report
+
+    def _chores(self) -> Callable[[float], None]:
+        """The heartbeat and the read of the sweep's best, each at its own interval: a loop
+        that wakes often calls the result with the time (``time.monotonic()``)."""
+        # Often enough that a short timeout (seconds, in tests) never condemns a live run.
+        beat_every = min(HEARTBEAT_EVERY, self.heartbeat_timeout / 3)
+        last_beat = last_best = time.monotonic()
+
+        def due(now: float) -> None:
+            nonlocal last_beat, last_best
+            if now - last_beat >= beat_every:
+                last_beat = now
+                self._guarded(lambda: self.store.heartbeat(self.agent_id, list(self._active)))
+            if now - last_best >= BEST_EVERY:
+                last_best = now
+                self._guarded(self._read_sweep_best)
+
+        return due
 
     def _read_sweep_best(self) -> None:
         """Show the whole sweep's best run (other agents' too) in the progress view."""
