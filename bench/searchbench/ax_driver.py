@@ -5,7 +5,8 @@ started by ``searchbench.engines.VenvDriver``. The protocol is driver_loop.py's:
 makes a fresh ``ax.Client(random_seed=seed)`` with Ax's default generation strategy (a
 quasi-random start, then a GP with log-NEI), minimising ``loss``; ``ask`` is
 ``get_next_trials(max_trials=n)``: with n > 1 Ax's batch generation, each point acquired with
-the batch's earlier ones pending (q-batch); ``tell`` is ``complete_trial``.
+the batch's earlier ones pending (q-batch); ``tell`` is ``complete_trial`` (after
+``attach_trial`` for a config Ax did not suggest).
 
 Space: uniform -> float range, log_uniform_values -> float range with log scaling,
 int_uniform -> int range, q_uniform -> int range over the step index, categorical -> an
@@ -18,7 +19,7 @@ import logging
 from typing import Any
 
 from ax import ChoiceParameterConfig, Client, RangeParameterConfig
-from driver_loop import from_engine, serve, step_count
+from driver_loop import from_engine, serve, step_count, to_engine
 
 
 def _parameter(p: dict[str, Any]) -> Any:
@@ -53,7 +54,10 @@ class AxSweep:
 
     def tell(self, configs: list[dict[str, Any]], values: list[float]) -> None:
         for config, value in zip(configs, values, strict=True):
-            match = next(i for i, c in self.pending if c == config)
+            match = next((i for i, c in self.pending if c == config), None)
+            if match is None:  # a run Ax did not suggest (the latency check's shared history)
+                engine_values = {p["name"]: to_engine(p, config[p["name"]]) for p in self.params}
+                match = self.client.attach_trial(parameters=engine_values)
             self.pending = [(i, c) for i, c in self.pending if i != match]
             self.client.complete_trial(trial_index=match, raw_data={"loss": float(value)})
 

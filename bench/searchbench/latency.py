@@ -10,6 +10,10 @@ harness around it:
 * Optuna: ``study.ask(distributions)`` on a fresh study holding the N trials (a fresh sampler
   each time, so no kernel cache from an earlier call helps).
 * W&B: ``sweeps.next_run(sweep_config, runs)``, timed inside its own virtualenv.
+* HEBO and Ax: a fresh optimiser told the N runs (Ax attaches them as trials) and one
+  untimed suggestion with its value (Ax's first one after attaching is still quasi-random),
+  then one ``ask`` timed from here: ``suggest(1)`` / ``get_next_trials(1)`` of the model,
+  with N + 1 runs, plus the driver's JSON round trip over a pipe (under a millisecond).
 * random: drawing one config.
 
 Each engine is warmed up once (imports) before the timed calls; the median is reported.
@@ -90,6 +94,18 @@ def _time_wandb(problem: str, runs: list) -> float:
     return answer["seconds"][0]
 
 
+def _time_driver(engine: str, problem: str, runs: list) -> float:
+    sweep = engines.DriverEngine(engine, problem, 0)
+    sweep.tell([config for config, _ in runs], [value for _, value in runs])
+    # Ax decides to leave its quasi-random step when it generates, so its first suggestion
+    # after the runs are attached is still quasi-random: one untimed suggestion first.
+    extra = sweep.ask(1)
+    sweep.tell(extra, [evaluate(problem, extra[0])])
+    start = time.perf_counter()
+    sweep.ask(1)
+    return time.perf_counter() - start
+
+
 def _time_random(problem: str) -> float:
     engine = engines.RandomEngine(problem, 0)
     start = time.perf_counter()
@@ -105,7 +121,11 @@ def time_once(engine: str, problem: str, runs: list, work: Path) -> float:
         return _time_optuna(engine.removeprefix("optuna-"), problem, runs)
     if engine == "wandb-bayes":
         return _time_wandb(problem, runs)
-    return _time_random(problem)
+    if engine in engines.VENV_ENGINES:
+        return _time_driver(engine, problem, runs)
+    if engine == "random":
+        return _time_random(problem)
+    raise ValueError(f"no latency check for engine {engine!r}")
 
 
 def measure(engine: str, problem: str, size: int, repeats: int, work: Path) -> dict[str, Any]:

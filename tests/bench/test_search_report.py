@@ -282,3 +282,15 @@ def test_goals_compare_with_the_best_peer_on_each_problem_not_random():
     text = "\n".join(report.goals(curves, "sequential", list(regrets), problems, [2]))
     assert "within 2× of the best peer on every problem: **missed on branin**" in text
     assert "best of optuna-gp, hebo: branin 3.00× (optuna-gp), levy 1.50× (hebo)" in text
+
+
+def test_latency_times_each_engine_its_own_way_and_refuses_one_it_cannot(tmp_path):
+    from searchbench import latency
+
+    runs = latency.history("branin", 5)
+    assert len(runs) == 5 and all(math.isfinite(value) for _, value in runs)
+    # Random is timed as itself; an engine without a check is an error, not random's time
+    # (HEBO and Ax fell through to random's branch and were reported as 0.0000 s).
+    assert latency.time_once("random", "branin", runs, tmp_path) >= 0.0
+    with pytest.raises(ValueError, match="no latency check"):
+        latency.time_once("nonesuch", "branin", runs, tmp_path)
