@@ -445,15 +445,23 @@ def test_any_value_anywhere_exits_0_or_2(base: dict[str, Any], spot: int, value:
 )
 @example(base=BASES[0], field="name", text="1e5")
 @example(base=BASES[0], field="description", text="._e5")
+@example(base=BASES[0], field="name", text="\x00")
 def test_any_string_in_a_text_field_keeps_a_file_valid(
     base: dict[str, Any], field: str, text: str
 ) -> None:
-    """W&B reads a string the YAML dumper wrote as that string; so must sweepctl."""
+    """W&B reads a string the YAML dumper wrote as that string; so must sweepctl. The one
+    exception is by design: a NUL in a label (name, project, entity), which no store can hold,
+    is refused at the label's line."""
     data = {**copy.deepcopy(base), field: text}
     if field == "program" and "command" not in data:
         data["command"] = ["${env}", "${interpreter}", "${program}"]
     content = yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
     reports = check_validate([(write(content, ".yaml"), content)], strict=False)
+    if field in ("name", "project", "entity") and "\0" in text:
+        assert not reports[0]["valid"]
+        assert [e["path"] for e in reports[0]["errors"]] == [field], reports[0]["errors"]
+        assert "NUL" in reports[0]["errors"][0]["message"]
+        return
     assert reports[0]["valid"], reports[0]["errors"]
 
 
