@@ -158,7 +158,8 @@ def carried(config: dict[str, Any], best: dict[str, Any]) -> tuple[dict[str, Any
     fixed = []
     for key, value in best.items():
         spec = params.get(key)
-        if not (isinstance(spec, dict) and not _constant(spec)):  # not searched
+        searched = isinstance(spec, dict) and not _constant(spec)
+        if not searched:
             params[key] = {"value": value}
             fixed.append(key)
     return {**config, "parameters": params}, fixed
