@@ -149,7 +149,9 @@ class Store(Database):
         exact = [s for s in every if s.id == ref]
         if exact:
             return exact[0]
-        matches = [s for s in every if s.id.startswith(ref)] or [s for s in every if s.name == ref]
+        # A name and an id prefix count alike: "g" names one sweep and may begin another's
+        # random id, and acting on either one silently could pause or delete the wrong sweep.
+        matches = [s for s in every if s.id.startswith(ref) or s.name == ref]
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:

@@ -127,6 +127,17 @@ def test_unknown_ids_and_prefixes(tmp_path):
         store.get_sweep("zzzz")
 
 
+def test_a_name_that_begins_another_sweeps_id_is_ambiguous(tmp_path):
+    """The name of one sweep may be how another's random id begins; neither is picked."""
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    other = store.create_sweep(CONFIG)
+    named = store.create_sweep(CONFIG, name=other.id[0])
+    with pytest.raises(UsageError, match="matches several sweeps") as raised:
+        store.get_sweep(other.id[0])
+    assert other.id in str(raised.value) and named.id in str(raised.value)
+    assert store.get_sweep(other.id[:8]).id == other.id  # the full id still picks one
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux file modes")
 def test_run_logs_are_owner_only(tmp_path):
     from sweepctl.agent.process import Child
