@@ -11,8 +11,9 @@ scikit-learn's MLP, SVC and SGD classifier on digits; every engine optimises the
 function over the same space.
 
 Two modes: ``sequential`` (one run at a time) and ``parallel`` (4 at a time: ``agent
---workers 4`` for sweepctl, rounds of 4 suggestions for the others, each engine handling the
-pending ones its own way). Then suggestion latency with 100 and 1000 finished runs.
+--workers 4`` for sweepctl; for the others, 4 workers as each engine's own run: asynchronous,
+the oldest run told and one config asked with 3 in flight, HEBO in rounds of 4; each engine
+handles the runs in flight its own way). Then suggestion latency with 100 and 1000 finished runs.
 
 Every (mode, engine, problem, seed) result is cached as JSON under bench/.work/search/, so an
 interrupted run resumes where it stopped; the report uses only seeds that finished for every
@@ -70,10 +71,11 @@ class Task:
 # --- caching -----------------------------------------------------------------------------------
 
 
-def _digest(paths: list[Path]) -> str:
+def _digest(paths: list[Path], extra: str = "") -> str:
     h = hashlib.sha256()
     for path in paths:
         h.update(path.read_bytes())
+    h.update(extra.encode())
     return h.hexdigest()[:12]
 
 
@@ -90,8 +92,17 @@ DRIVERS = {
 }
 
 
-def fingerprint(engine: str) -> str:
-    """What a cached trace depends on: the problems, and sweepctl's search code for its own."""
+# How the peers' 4 workers run (searchbench/engines.py): part of their parallel traces' key, so
+# that the traces of an earlier harness (every peer in synchronous rounds, until 2026-12-07)
+# are not reused.
+PEER_WORKERS = "asynchronous: the oldest run told, one config asked; hebo in rounds"
+
+
+def fingerprint(engine: str, mode: str = "sequential") -> str:
+    """What a cached trace depends on: the problems, sweepctl's search code for its own, a
+    driver's files, and in parallel mode how a peer's workers run."""
+    from searchbench.engines import CLI_ENGINES
+
     paths = [BENCH / "problems" / "__init__.py"]
     if engine in DRIVERS:
         paths += [BENCH / "searchbench" / name for name in DRIVERS[engine]]
@@ -99,7 +110,8 @@ def fingerprint(engine: str) -> str:
         paths.append(BENCH / "problems" / "run_problem.py")
         search = REPO / "sweepctl" / "search"
         paths += [search / f"{name}.py" for name in SEARCH_MODULES[engine]]
-    return _digest(paths)
+    peer_in_parallel = mode == "parallel" and engine not in CLI_ENGINES
+    return _digest(paths, PEER_WORKERS if peer_in_parallel else "")
 
 
 def cached(task: Task) -> dict[str, Any] | None:
@@ -108,7 +120,7 @@ def cached(task: Task) -> dict[str, Any] | None:
         saved = json.loads(task.path().read_text())
     except (OSError, ValueError):
         return None
-    if saved["budget"] < task.budget or saved["fingerprint"] != fingerprint(task.engine):
+    if saved["budget"] < task.budget or saved["fingerprint"] != fingerprint(task.engine, task.mode):
         return None
     return saved["trace"]
 
@@ -144,7 +156,7 @@ def run_task(task: Task, use_server: bool) -> tuple[Task, str | None, float]:
     task.path().parent.mkdir(parents=True, exist_ok=True)
     saved = {
         "budget": task.budget,
-        "fingerprint": fingerprint(task.engine),
+        "fingerprint": fingerprint(task.engine, task.mode),
         "trace": trace.to_json(),
     }
     task.path().write_text(json.dumps(saved))
@@ -445,23 +457,31 @@ def _notes(args: argparse.Namespace) -> list[str]:
         + (" — off for this run (`--no-eval-server`)." if args.no_eval_server else "."),
         "- wandb-bayes: `sweeps.next_run(config, runs)` of `sweeps` 0.3.0 in "
         "bench/.venvs/wandb-sweeps, runs as SweepRun objects with summaryMetrics and history; "
-        "in parallel mode each round's earlier suggestions are passed as running SweepRuns.",
+        "in parallel mode the runs in flight are passed as running SweepRuns (W&B's fantasies).",
         "- optuna-tpe: `TPESampler(seed=S, constant_liar=True)` (the liar only changes "
         "anything while trials are running); optuna-gp: `GPSampler(seed=S)`; both via "
-        "`ask()` × batch, then `tell()`. Defaults otherwise (10 random start-up trials).",
+        "`ask()` and `tell()`, trials in flight left running. Defaults otherwise (10 random "
+        "start-up trials).",
         "- hebo: HEBO 0.3.6 (bench/.venvs/hebo, numpy 1.24), `HEBO(space, scramble_seed=S)`, "
-        "`suggest(n_suggestions=n)` (4 at a time: its own batch mode), `observe`; log-uniform "
+        "`suggest(n_suggestions=n)` (4 at a time: its own batch mode, in rounds), `observe`; "
+        "log-uniform "
         "as `pow`, q_uniform as an integer step index, categorical as `cat`.",
         "- ax-botorch: `ax.Client(random_seed=S)` of ax-platform 1.x (bench/.venvs/ax) with "
         "its default generation strategy (its first trial the centre of the space, then a "
         "quasi-random start, then BoTorch's GP with log-NEI: on ackley, whose minimum is the "
         "centre of its box, that first trial is the optimum), "
-        "`get_next_trials(max_trials=n)` (4 at a time: q-batch generation), `complete_trial`; "
+        "`get_next_trials(max_trials=1)` (the trials in flight pending), `complete_trial`; "
         "log-uniform as a log-scaled range, q_uniform as an integer step-index range, "
         "categorical as an unordered choice.",
         "- random: each parameter drawn independently from its W&B distribution.",
-        "- parallel mode: sweepctl's 4 workers claim runs as they free up (asynchronous); the "
-        "other engines run in synchronous rounds of 4. Runs are ordered by the order they were "
+        "- parallel mode: 4 workers as each engine's own parallel workers run. sweepctl's claim "
+        "runs as they free up; W&B (each `wandb agent` asks when its run ends), Optuna, Ax (its "
+        "scheduler, or Ray Tune's AxSearch) and random are asked the same way: 4 configs one "
+        "after another, then, each time the oldest run ends, its value told and one config "
+        "asked with 3 in flight. HEBO knows no runs in flight and runs in synchronous rounds of "
+        "4, as Ray Tune's HEBOSearch waits for its whole batch (before 2026-12-07 every peer "
+        "ran in rounds, which gave each claim of a round the values of the whole round before "
+        "it). Runs are ordered by the order they were "
         "suggested (sweepctl: run number). Which of sweepctl's runs finishes first depends on "
         "timing, so its parallel figures differ between invocations with the same code and "
         "seeds (bayes claims see different runs finished). Its sequential ones repeat exactly "

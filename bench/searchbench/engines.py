@@ -17,9 +17,16 @@
   log-NEI), ``get_next_trials(n)`` (q-batch generation for 4 at a time), ``complete_trial``.
 * ``random``: plain independent sampling of each parameter from its W&B distribution.
 
-Everything but the sweepctl engines runs in rounds: ask ``batch`` configs (1, or 4 for the
-parallel benchmark, each aware of the earlier ones as pending), evaluate them with the shared
-objective, tell the values.
+Every engine but sweepctl's is asked and told in this process, with the shared objective.
+One at a time: ask one config, evaluate it, tell its value. With 4 workers, the way each
+engine's own parallel workers run (:func:`run_parallel`): asynchronously for W&B (each ``wandb
+agent`` asks the controller when its run ends, the others still running), Optuna (workers
+sharing a study), Ax (its scheduler, or Ray Tune's ``AxSearch``, asks when a trial ends, with
+the rest pending) and random: 4 asks, each aware of the earlier ones as pending, then each
+time the oldest run ends its value is told and one config asked, 3 still in flight; HEBO in
+synchronous rounds of 4 (``suggest(n_suggestions=4)``, then all 4 told), because HEBO knows no
+pending points and Ray Tune's ``HEBOSearch`` does the same: it waits for the whole batch
+before it asks again. sweepctl's own workers are asynchronous as well.
 """
 
 from __future__ import annotations
@@ -142,7 +149,8 @@ def run_sweepctl(
 
 
 class AskTell(Protocol):
-    """An engine driven in rounds: ``ask(n)`` configs, then ``tell`` their values."""
+    """An engine asked for ``n`` configs at a time and told values of configs it gave, in the
+    order it gave them; what it gave and was not told yet is in flight."""
 
     def ask(self, n: int) -> list[dict[str, Any]]: ...
 
@@ -179,7 +187,7 @@ class RandomEngine:
 
 
 class OptunaEngine:
-    """An Optuna study with TPE or GP; pending trials are asked before any is told."""
+    """An Optuna study with TPE or GP; trials asked and not yet told are running."""
 
     def __init__(self, problem: str, seed: int, sampler: str) -> None:
         import optuna
@@ -198,13 +206,15 @@ class OptunaEngine:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # GPSampler and constant_liar are "experimental"
-            self.pending = [self.study.ask(self.distributions) for _ in range(n)]
-        return [dict(t.params) for t in self.pending]
+            asked = [self.study.ask(self.distributions) for _ in range(n)]
+        self.pending += asked
+        return [dict(t.params) for t in asked]
 
     def tell(self, configs: list[dict[str, Any]], values: list[float]) -> None:
-        for trial, value in zip(self.pending, values, strict=True):
+        for config, value in zip(configs, values, strict=True):
+            trial = self.pending.pop(0)
+            assert trial.params == config, "told out of the order asked"
             self.study.tell(trial, value)
-        self.pending = []
 
 
 class VenvDriver:
@@ -252,7 +262,8 @@ def wandb_driver() -> VenvDriver:
 
 
 class WandbEngine:
-    """W&B's bayes: each round's suggestions see the finished runs and the batch in flight."""
+    """W&B's bayes: each suggestion sees the finished runs and, as running runs, the ones in
+    flight."""
 
     def __init__(self, problem: str, seed: int) -> None:
         self.driver = wandb_driver()
@@ -260,19 +271,23 @@ class WandbEngine:
         self.sweep = sweep_config(problem, "bayes", seed)
         del self.sweep["sweepctl"]  # W&B never sees sweepctl's block
         self.finished: list[tuple[dict[str, Any], float]] = []
+        self.running: list[dict[str, Any]] = []
 
     def ask(self, n: int) -> list[dict[str, Any]]:
-        answer = self.driver.request(
-            {"op": "suggest", "sweep": self.sweep, "finished": self.finished, "running": [], "n": n}
-        )
-        return answer["configs"]
+        request = {"sweep": self.sweep, "finished": self.finished, "running": self.running}
+        configs = self.driver.request({"op": "suggest", **request, "n": n})["configs"]
+        self.running += configs
+        return configs
 
     def tell(self, configs: list[dict[str, Any]], values: list[float]) -> None:
+        for config in configs:
+            self.running.remove(config)
         self.finished += list(zip(configs, values, strict=True))
 
 
 class DriverEngine:
-    """HEBO or Ax in its own venv: one fresh optimiser per sweep, asked and told in rounds."""
+    """HEBO or Ax in its own venv: one fresh optimiser per sweep (Ax's driver keeps the trials
+    in flight pending; HEBO has no such notion and is asked in rounds)."""
 
     def __init__(self, engine: str, problem: str, seed: int) -> None:
         self.driver = venv_driver(*VENV_ENGINES[engine])
@@ -301,6 +316,10 @@ def make_engine(engine: str, problem: str, seed: int) -> AskTell:
     raise ValueError(f"unknown engine {engine!r}")
 
 
+# Engines whose parallel workers wait for a whole batch (see the module docstring).
+IN_ROUNDS = ("hebo",)
+
+
 def run_rounds(engine: AskTell, problem: str, budget: int, batch: int) -> Trace:
     """Ask ``batch`` configs, evaluate them, tell their values, until ``budget`` runs."""
     configs: list[dict[str, Any]] = []
@@ -320,9 +339,36 @@ def run_rounds(engine: AskTell, problem: str, budget: int, batch: int) -> Trace:
     return Trace(configs, values, time.perf_counter() - start, suggesting)
 
 
+def run_parallel(engine: AskTell, problem: str, budget: int, workers: int) -> Trace:
+    """``workers`` asynchronous workers: ``workers`` configs asked one after another, then,
+    each time the oldest run in flight ends, its value told and one more config asked, until
+    ``budget`` runs. The trace is in the order the configs were asked."""
+    configs: list[dict[str, Any]] = []
+    values: list[float | None] = []
+    in_flight = 0
+    suggesting = 0.0
+    start = time.perf_counter()
+    while len(configs) < budget or in_flight:
+        if in_flight == workers or len(configs) == budget:
+            done = configs[len(values)]
+            values.append(evaluate(problem, done))
+            t = time.perf_counter()
+            engine.tell([done], values[-1:])
+            in_flight -= 1
+        else:
+            t = time.perf_counter()
+            configs += engine.ask(1)
+            in_flight += 1
+        suggesting += time.perf_counter() - t
+    return Trace(configs, values, time.perf_counter() - start, suggesting)
+
+
 def run(engine: str, problem: str, seed: int, budget: int, workers: int, work: Path) -> Trace:
     """``budget`` runs of ``engine`` on ``problem``: ``workers`` 1 (sequential) or 4."""
     if engine in CLI_ENGINES:
         method = engine.removeprefix("sweepctl-")
         return run_sweepctl(method, problem, seed, budget, workers, work)
-    return run_rounds(make_engine(engine, problem, seed), problem, budget, workers)
+    made = make_engine(engine, problem, seed)
+    if workers == 1 or engine in IN_ROUNDS:
+        return run_rounds(made, problem, budget, workers)
+    return run_parallel(made, problem, budget, workers)
