@@ -12,11 +12,11 @@ are bench/problems' synthetic ones by default (the MLP is slow for a quick check
 With 4 agents, each suggestion sees the 3 claims before it as running and the oldest run
 finishes when 4 are in flight: the way ``sweepctl agent --workers 4`` claims, without the
 processes. ``--peers`` adds engines of bench/searchbench/engines.py that run in-process
-(Optuna's, W&B's, random) on the same problems and seeds, in rounds of the same number of
-agents, as bench/search.py runs them. It prints the median regret after 10, 25, 40 and 50
-runs over the seeds, per problem, mode and candidate (``--below R``: how many seeds are below
-regret R instead). bench/search.py is the benchmark proper
-(the real CLI, all engines); this is for choosing settings before running it.
+(Optuna's, W&B's, random) on the same problems and seeds, with the same number of workers, as
+bench/search.py runs them (asynchronously, HEBO in rounds). It prints the median regret after
+10, 25, 40 and 50 runs over the seeds, per problem, mode and candidate (``--below R``: how many
+seeds are below regret R instead). bench/search.py is the benchmark proper (the real CLI, all
+engines); this is for choosing settings before running it.
 """
 
 from __future__ import annotations
@@ -65,8 +65,7 @@ def sweep(job: tuple[dict[str, Any] | str, str, int, int, int]) -> list[float]:
     if isinstance(changes, str):
         from searchbench import engines
 
-        engine = engines.make_engine(changes, problem, seed)
-        return engines.run_rounds(engine, problem, budget, agents).values
+        return engines.run_peer(changes, problem, seed, budget, agents).values
     settings = dataclasses.replace(bayes.DEFAULT, **changes)
     spec = build_spec(
         {

@@ -14,19 +14,20 @@
   batch mode for 4 at a time), ``observe``.
 * ``ax-botorch``: Ax's ``Client`` (ax-platform 1.x, BoTorch underneath) in bench/.venvs/ax,
   behind ax_driver.py: its default generation strategy (quasi-random start, then a GP with
-  log-NEI), ``get_next_trials(n)`` (q-batch generation for 4 at a time), ``complete_trial``.
+  log-NEI), ``get_next_trials(1)`` (the trials in flight pending), ``complete_trial``.
 * ``random``: plain independent sampling of each parameter from its W&B distribution.
 
-Every engine but sweepctl's is asked and told in this process, with the shared objective.
-One at a time: ask one config, evaluate it, tell its value. With 4 workers, the way each
-engine's own parallel workers run (:func:`run_parallel`): asynchronously for W&B (each ``wandb
-agent`` asks the controller when its run ends, the others still running), Optuna (workers
+Every engine but sweepctl's is asked and told in this process, with the shared objective. One
+at a time: ask one config, evaluate it, tell its value. With 4 workers, the way each engine's
+own parallel workers run (:func:`run_parallel`): asynchronously for W&B (each ``wandb agent``
+is given a run when its run ends, the others still running; W&B's local controller computes the
+next run ahead of the request, so it may know one result fewer than here), Optuna (workers
 sharing a study), Ax (its scheduler, or Ray Tune's ``AxSearch``, asks when a trial ends, with
-the rest pending) and random: 4 asks, each aware of the earlier ones as pending, then each
-time the oldest run ends its value is told and one config asked, 3 still in flight; HEBO in
+the rest pending) and random: 4 asks, each aware of the earlier ones as pending, then each time
+the oldest run ends its value is told and one config asked, 3 still in flight; HEBO in
 synchronous rounds of 4 (``suggest(n_suggestions=4)``, then all 4 told), because HEBO knows no
-pending points and Ray Tune's ``HEBOSearch`` does the same: it waits for the whole batch
-before it asks again. sweepctl's own workers are asynchronous as well.
+pending points and Ray Tune's ``HEBOSearch`` (``max_concurrent=4``) does the same: it waits for
+the whole batch before it asks again. sweepctl's own workers are asynchronous as well.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def run_sweepctl(
     return Trace([r["config"] for r in runs], values, seconds, meta={"states": states})
 
 
-# --- engines asked and told in rounds --------------------------------------------------------
+# --- engines asked and told in this process -------------------------------------------------------
 
 
 class AskTell(Protocol):
@@ -357,10 +358,21 @@ def run_parallel(engine: AskTell, problem: str, budget: int, workers: int) -> Tr
             in_flight -= 1
         else:
             t = time.perf_counter()
-            configs += engine.ask(1)
+            asked = engine.ask(1)
+            assert len(asked) == 1, f"asked for one config, given {len(asked)}"
+            configs += asked
             in_flight += 1
         suggesting += time.perf_counter() - t
     return Trace(configs, values, time.perf_counter() - start, suggesting)
+
+
+def run_peer(engine: str, problem: str, seed: int, budget: int, workers: int) -> Trace:
+    """``budget`` runs of an engine asked in this process, ``workers`` at a time the way its
+    own parallel workers run (see the module docstring)."""
+    made = make_engine(engine, problem, seed)
+    if workers == 1 or engine in IN_ROUNDS:
+        return run_rounds(made, problem, budget, workers)
+    return run_parallel(made, problem, budget, workers)
 
 
 def run(engine: str, problem: str, seed: int, budget: int, workers: int, work: Path) -> Trace:
@@ -368,7 +380,4 @@ def run(engine: str, problem: str, seed: int, budget: int, workers: int, work: P
     if engine in CLI_ENGINES:
         method = engine.removeprefix("sweepctl-")
         return run_sweepctl(method, problem, seed, budget, workers, work)
-    made = make_engine(engine, problem, seed)
-    if workers == 1 or engine in IN_ROUNDS:
-        return run_rounds(made, problem, budget, workers)
-    return run_parallel(made, problem, budget, workers)
+    return run_peer(engine, problem, seed, budget, workers)

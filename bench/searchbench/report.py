@@ -348,8 +348,8 @@ def parallel_cost_table(
     ``workers - 1`` claims before each are still running: the ``at``-th knows ``at - workers``
     results, as a sequential sweep's run ``at - workers + 1`` does. The lag column is
     sweepctl's sequential median regret at that run over its own at ``at``: the ratio that an
-    engine which lost nothing else to parallelism would still show (roughly; the parallel
-    sweep also gets ``workers`` tries per round of results).
+    engine which lost nothing else to parallelism would still show (roughly: sweepctl's
+    workers, and most peers', are asynchronous, and the runs do not end in a fixed order).
     """
     present = _in_both_modes(all_curves, engines, problems, at)
     if not present:

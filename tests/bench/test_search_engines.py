@@ -53,9 +53,29 @@ def test_rounds_ask_a_whole_batch_after_the_last_is_told() -> None:
     assert len(trace.configs) == 10 and engine.told == engine.asked
 
 
+def test_fewer_runs_than_workers_are_all_asked_then_told() -> None:
+    engine = Recorder()
+    trace = engines.run_parallel(engine, "branin", budget=2, workers=4)
+    assert engine.in_flight_at_ask == [0, 1] and engine.told == engine.asked == trace.configs
+
+
+class WatchedStudy(engines.OptunaEngine):
+    """Optuna's engine, noting how many of its study's trials run when it is asked."""
+
+    def __init__(self, problem: str, seed: int, sampler: str) -> None:
+        super().__init__(problem, seed, sampler)
+        self.running_at_ask: list[int] = []
+
+    def ask(self, n: int) -> list[dict[str, Any]]:
+        states = [t.state.name for t in self.study.trials]
+        self.running_at_ask.append(states.count("RUNNING"))
+        return super().ask(n)
+
+
 def test_optunas_gp_runs_asynchronously_with_its_trials_in_flight() -> None:
-    engine = engines.OptunaEngine("branin", seed=0, sampler="gp")
+    engine = WatchedStudy("branin", seed=0, sampler="gp")
     trace = engines.run_parallel(engine, "branin", budget=14, workers=4)
+    assert engine.running_at_ask == [0, 1, 2] + [3] * 11  # the GP sees them as running
     trials = engine.study.trials
     assert len(trials) == 14 and all(t.state.name == "COMPLETE" for t in trials)
     assert [t.params for t in trials] == trace.configs
