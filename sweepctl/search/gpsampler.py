@@ -21,7 +21,9 @@ are 10^5 above its minimum). For its first suggestions :class:`LocalGPSampler` t
 optimises the acquisition function over a box of side ``local_side`` (in Optuna's normalised
 [0, 1] coordinates of the continuous parameters) centred on the best run so far, moved inside
 the space where it would stick out. Discrete and categorical parameters keep their
-full range. bayes.py also asks for a box while runs are in flight, where q-batch expected
+full range. With ``boxes`` 2 the suggestions take turns between that box and one centred on
+the best run more than a box's side from the best (a second region; bayes.py asks for it one
+run at a time). bayes.py also asks for a box while runs are in flight, where q-batch expected
 improvement pushes suggestions to the corners for being far from the pending runs; otherwise
 it is Optuna's sampler unchanged.
 
@@ -82,12 +84,21 @@ class LocalGPSampler(optuna.samplers.GPSampler):
     both are fixed at construction.
     """
 
-    def __init__(self, *, local_side: float = 0.0, prior_mean: str = "mean", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        local_side: float = 0.0,
+        prior_mean: str = "mean",
+        boxes: int = 1,
+        **kwargs: Any,
+    ) -> None:
         if prior_mean not in ("mean", "worst"):
             raise ValueError(f"prior_mean must be 'mean' or 'worst', not {prior_mean!r}")
         super().__init__(**kwargs)
         self._local_side = local_side
         self._prior_mean = prior_mean
+        self._boxes = boxes
+        self._ranked: np.ndarray | None = None  # the observed points, best first
 
     def _get_acqf_and_best_params(
         self,
@@ -101,6 +112,8 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         """Optuna's hook between fitting the GP and building the acquisition function: here the
         GP is fitted again to the values shifted by their worst (Optuna's own fit is the warm
         start), so that its prior mean, 0, is the worst observed value."""
+        order = np.argsort(-standardized_score_vals[:, 0], kind="stable")
+        self._ranked = np.asarray(normalized_params, dtype=float)[order]
         if self._prior_mean == "worst" and len(standardized_score_vals):
             # Larger is better in Optuna's standardised values: the worst is the minimum.
             standardized_score_vals = standardized_score_vals - standardized_score_vals.min(0)
@@ -132,8 +145,22 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         side = self._local_side
         if not 0.0 < side < 1.0 or best_params is None or len(columns) == 0:
             return super()._optimize_acqf(acqf, best_params)
-        centre = np.asarray(best_params, dtype=float)[0, columns]
+        start = self._centre(np.asarray(best_params, dtype=float), columns, side)
+        centre = start[0, columns]
         low = np.clip(centre - side / 2.0, 0.0, 1.0 - side)
         box = _InBox(acqf, low, np.full_like(low, side))
-        found = super()._optimize_acqf(box, box.to_box(best_params))
-        return box.to_space(found)
+        return box.to_space(super()._optimize_acqf(box, box.to_box(start)))
+
+    def _centre(self, best: np.ndarray, columns: Any, side: float) -> np.ndarray:
+        """The run the box is centred on: with ``boxes`` > 1, the suggestions take turns (by
+        the number of observations) among the best run and the next best runs that lie more
+        than a box's side from each centre before them (in the continuous coordinates)."""
+        if self._boxes < 2 or self._ranked is None:
+            return best
+        centres = [best]
+        for point in self._ranked:
+            if len(centres) == self._boxes:
+                break
+            if all(np.abs(point[columns] - c[0, columns]).max() > side for c in centres):
+                centres.append(point[np.newaxis])
+        return centres[len(self._ranked) % len(centres)]

@@ -338,6 +338,33 @@ def test_first_model_suggestions_stay_near_the_best_run() -> None:
     )
 
 
+def test_early_suggestions_take_turns_round_the_best_run_and_one_elsewhere() -> None:
+    """With an odd number of values (and no run in flight), the early box is centred on the
+    best run at least a box's side away from the best: here the corner (4.5, 4.5), whose box
+    is moved inside the space, [0.6, 1] in latent units."""
+    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    from sweepctl.search.latent import Space
+
+    spec = make_spec({"x": {"min": -5.0, "max": 5.0}, "y": {"min": -5.0, "max": 5.0}})
+    space = Space.of(spec)
+    runs = [(-4.5, -4.5), (4.5, 4.5), (-4.5, 4.5), (4.5, -4.5), (0.0, 3.0), (0.4, 0.2)]
+    runs.append((0.45, 0.25))  # second best, but inside the best run's box
+    history = [
+        RunRecord(f"r{i}", "finished", {"x": x, "y": y}, (x - 0.5) ** 2 + y**2)
+        for i, (x, y) in enumerate(runs)
+    ]
+    for seed in range(3):
+        point = space.point(suggest(spec, history, random.Random(seed)))
+        assert all(0.6 - 1e-9 <= p <= 1.0 for p in point), point
+    one_box = Settings(early_boxes=1)
+    best = space.point({"x": 0.4, "y": 0.2})
+    point = space.point(suggest(spec, history, random.Random(0), one_box))
+    assert all(abs(p - b) <= 0.2 + 1e-9 for p, b in zip(point, best, strict=True)), point
+    in_flight = [*history, RunRecord("r9", "running", {"x": -2.0, "y": 1.0}, None)]
+    point = space.point(suggest(spec, in_flight, random.Random(0)))
+    assert all(abs(p - b) <= 0.2 + 1e-9 for p, b in zip(point, best, strict=True)), point
+
+
 @pytest.mark.parametrize("prior", ["mean", "worst"])
 def test_the_gp_prior_mean_far_from_the_runs(prior: str) -> None:
     pytest.importorskip("torch", reason="without torch, bayes uses TPE")
