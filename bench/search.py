@@ -31,6 +31,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -606,7 +607,7 @@ def main() -> None:
                 args.engines, args.latency_sizes, args.latency_repeats, args.fresh
             )
     meta = {
-        "command": " ".join([".venv/bin/python", "bench/search.py", *sys.argv[1:]]),
+        "command": shlex.join([".venv/bin/python", "bench/search.py", *sys.argv[1:]]),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "minutes": (time.perf_counter() - start) / 60,
         "load_start": load_start,
