@@ -94,6 +94,33 @@ def test_delete_asks_or_takes_yes_and_removes_runs_and_files(capsys, here) -> No
     assert code == 2 and f"no sweep {gone!r}" in err
 
 
+def test_delete_asks_at_a_terminal_and_deletes_the_sweep_it_asked_about(
+    capsys, here, monkeypatch
+) -> None:
+    import click
+
+    from sweepctl import api
+
+    _, first, _ = cli(capsys, "create", "two.yaml", "-q")
+    first = first.strip()
+    asked = []
+
+    def answer(prompt: str) -> str:
+        asked.append(prompt)
+        api.create(here / "three.yaml")  # meanwhile another sweep named g: the name is ambiguous
+        return "y"
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(click.termui, "visible_prompt_func", answer)
+    code, out, err = cli(capsys, "delete", "g")
+    assert code == 0, err
+    assert asked[0].startswith(f"delete sweep g ({first}) and its 0 runs?")
+    assert out.strip().endswith(f"deleted sweep g ({first}): 0 runs")
+    _, out, _ = cli(capsys, "ls", "--json")
+    remaining = json.loads(out)
+    assert len(remaining) == 1 and remaining[0]["sweep_id"] != first  # the new one is kept
+
+
 def test_sweeps_named_alike_are_told_apart_by_their_ids(capsys, here) -> None:
     _, first, _ = cli(capsys, "create", "two.yaml", "-q")
     _, second, _ = cli(capsys, "create", "two.yaml", "-q")

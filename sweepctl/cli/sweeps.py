@@ -122,6 +122,7 @@ def delete(
             raise UsageError(f"delete sweep {sweep}? Nothing asked in a pipe", hint="add --yes")
         found = api.runs(sweep, storage=storage)
         typer.confirm(f"delete sweep {found.sweep.shown} and its {len(found)} runs?", abort=True)
+        sweep = found.sweep.id  # the sweep the answer was about, whatever the name means now
     render.line(api.delete(sweep, storage=storage).message)
 
 
