@@ -128,7 +128,6 @@ class Settings:
     prior_mean: str = "worst"  # GP: constant prior mean, the "worst" value seen or the "mean"
     early_boxes: int = 2  # GP, one run at a time: the early box takes turns round this many
     # runs, the best and the best ones more than a box's side from those before them
-    early_boxes_in_flight: bool = False  # EXPERIMENT: take the turns with runs in flight too
 
 
 DEFAULT = Settings()
@@ -273,9 +272,7 @@ def _sampler(
             settings.local_side if n_values < settings.local_until else 0.0,
             settings.pending_side if in_flight else 0.0,
         ]
-        alone = n_values < settings.local_until and (
-            not in_flight or settings.early_boxes_in_flight
-        )
+        alone = n_values < settings.local_until and not in_flight
         return LocalGPSampler(
             boxes=settings.early_boxes if alone else 1,
             local_side=min((side for side in sides if 0.0 < side < 1.0), default=0.0),
