@@ -102,8 +102,6 @@ PEER_WORKERS = "asynchronous: the oldest run told, one config asked; hebo in rou
 def fingerprint(engine: str, mode: str = "sequential") -> str:
     """What a cached trace depends on: the problems, sweepctl's search code for its own, a
     driver's files, and in parallel mode how a peer's workers run."""
-    from searchbench.engines import CLI_ENGINES
-
     paths = [BENCH / "problems" / "__init__.py"]
     if engine in DRIVERS:
         paths += [BENCH / "searchbench" / name for name in DRIVERS[engine]]
@@ -111,7 +109,7 @@ def fingerprint(engine: str, mode: str = "sequential") -> str:
         paths.append(BENCH / "problems" / "run_problem.py")
         search = REPO / "sweepctl" / "search"
         paths += [search / f"{name}.py" for name in SEARCH_MODULES[engine]]
-    peer_in_parallel = mode == "parallel" and engine not in CLI_ENGINES
+    peer_in_parallel = mode == "parallel" and engine not in SEARCH_MODULES  # not sweepctl's
     return _digest(paths, PEER_WORKERS if peer_in_parallel else "")
 
 
@@ -465,8 +463,7 @@ def _notes(args: argparse.Namespace) -> list[str]:
         "start-up trials).",
         "- hebo: HEBO 0.3.6 (bench/.venvs/hebo, numpy 1.24), `HEBO(space, scramble_seed=S)`, "
         "`suggest(n_suggestions=n)` (4 at a time: its own batch mode, in rounds), `observe`; "
-        "log-uniform "
-        "as `pow`, q_uniform as an integer step index, categorical as `cat`.",
+        "log-uniform as `pow`, q_uniform as an integer step index, categorical as `cat`.",
         "- ax-botorch: `ax.Client(random_seed=S)` of ax-platform 1.x (bench/.venvs/ax) with "
         "its default generation strategy (its first trial the centre of the space, then a "
         "quasi-random start, then BoTorch's GP with log-NEI: on ackley, whose minimum is the "
