@@ -128,12 +128,6 @@ class Settings:
     prior_mean: str = "worst"  # GP: constant prior mean, the "worst" value seen or the "mean"
     early_boxes: int = 2  # GP, one run at a time: the early box takes turns round this many
     # runs, the best and the best ones more than a box's side from those before them
-    in_flight_boxes: str = "none"  # EXPERIMENT: "turns" or "cover" with runs in flight too
-    late_regions: str = "none"  # EXPERIMENT: "cover" after the early phase, runs in flight
-    pending_every: int = 0  # EXPERIMENT: every k-th claim with runs in flight has no box
-    exploit_every: int = 0  # EXPERIMENT: every k-th claim (in flight, late): the GP's mean
-    exploit_beta: float = 0.1  # EXPERIMENT: UCB's beta for those claims
-    exploit_alone: bool = False  # EXPERIMENT: exploit claims one run at a time too
 
 
 DEFAULT = Settings()
@@ -269,40 +263,18 @@ def _quiet() -> Iterator[None]:
 
 
 def _sampler(
-    settings: Settings,
-    n_values: int,
-    in_flight: bool,
-    seed: int,
-    space: dict[str, Any],
-    n_seen: int = 0,
+    settings: Settings, n_values: int, in_flight: bool, seed: int, space: dict[str, Any]
 ) -> Any:
     if _uses_gp(settings, n_values):
         from sweepctl.search.gpsampler import LocalGPSampler
 
-        early = n_values < settings.local_until
-        unboxed = (
-            in_flight and not early and settings.pending_every
-            and n_seen % settings.pending_every == 0
-        )
         sides = [
-            settings.local_side if early else 0.0,
-            settings.pending_side if in_flight and not unboxed else 0.0,
+            settings.local_side if n_values < settings.local_until else 0.0,
+            settings.pending_side if in_flight else 0.0,
         ]
-        alone = early and not in_flight
-        if early and in_flight:
-            mode = settings.in_flight_boxes
-        elif in_flight:
-            mode = settings.late_regions
-        else:
-            mode = "turns"
-        exploit = (
-            (in_flight or settings.exploit_alone) and not early and settings.exploit_every
-            and n_seen % settings.exploit_every == 1
-        )
+        alone = n_values < settings.local_until and not in_flight
         return LocalGPSampler(
-            exploit_beta=settings.exploit_beta if exploit else None,
-            boxes=settings.early_boxes if alone or mode != "none" else 1,
-            cover=mode == "cover",
+            boxes=settings.early_boxes if alone else 1,
             local_side=min((side for side in sides if 0.0 < side < 1.0), default=0.0),
             prior_mean=settings.prior_mean,
             seed=seed,
@@ -384,12 +356,7 @@ def _model(
             seen = _warped(seen, maximize)
         study = optuna.create_study(
             sampler=_sampler(
-                settings,
-                n_values,
-                any(o.value is None for o in seen),
-                seed,
-                distributions,
-                len(seen),
+                settings, n_values, any(o.value is None for o in seen), seed, distributions
             ),
             direction="maximize" if maximize else "minimize",
         )

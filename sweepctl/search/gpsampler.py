@@ -90,8 +90,6 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         local_side: float = 0.0,
         prior_mean: str = "mean",
         boxes: int = 1,
-        cover: bool = False,
-        exploit_beta: float | None = None,
         **kwargs: Any,
     ) -> None:
         if prior_mean not in ("mean", "worst"):
@@ -100,9 +98,6 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         self._local_side = local_side
         self._prior_mean = prior_mean
         self._boxes = boxes
-        self._cover = cover
-        self._exploit_beta = exploit_beta
-        self._running: np.ndarray | None = None
         self._ranked: np.ndarray | None = None  # the observed points, best first
 
     def _get_acqf_and_best_params(
@@ -119,8 +114,6 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         start), so that its prior mean, 0, is the worst observed value."""
         order = np.argsort(-standardized_score_vals[:, 0], kind="stable")
         self._ranked = np.asarray(normalized_params, dtype=float)[order]
-        if normalized_params_of_running_trials is not None:
-            self._running = np.asarray(normalized_params_of_running_trials, dtype=float)
         if self._prior_mean == "worst" and len(standardized_score_vals):
             # Larger is better in Optuna's standardised values: the worst is the minimum.
             standardized_score_vals = standardized_score_vals - standardized_score_vals.min(0)
@@ -136,7 +129,7 @@ class LocalGPSampler(optuna.samplers.GPSampler):
                 )
                 for i, cache in enumerate(gprs_list)
             ]
-        acqf, best_params = super()._get_acqf_and_best_params(
+        return super()._get_acqf_and_best_params(
             completed_trials,
             gprs_list,
             internal_search_space,
@@ -144,11 +137,6 @@ class LocalGPSampler(optuna.samplers.GPSampler):
             normalized_params_of_running_trials,
             standardized_score_vals,
         )
-        if self._exploit_beta is not None:
-            from optuna._gp.acqf import UCB
-
-            acqf = UCB(gpr=gprs_list[0], search_space=internal_search_space, beta=self._exploit_beta)
-        return acqf, best_params
 
     def _optimize_acqf(
         self, acqf: BaseAcquisitionFunc, best_params: np.ndarray | None
@@ -175,13 +163,4 @@ class LocalGPSampler(optuna.samplers.GPSampler):
                 break
             if all(np.abs(point[columns] - c[0, columns]).max() > side for c in centres):
                 centres.append(point[np.newaxis])
-        if self._cover and self._running is not None and len(self._running) and len(centres) > 1:
-            # The second region's box unless a run in flight already lies in it.
-            c = centres[1][0, columns]
-            low = np.clip(c - side / 2.0, 0.0, 1.0 - side)
-            inside = np.all(
-                (self._running[:, columns] >= low) & (self._running[:, columns] <= low + side),
-                axis=1,
-            )
-            return best if inside.any() else centres[1]
         return centres[len(self._ranked) % len(centres)]
