@@ -24,8 +24,10 @@ the space where it would stick out. Discrete and categorical parameters keep the
 full range. With ``boxes`` 2 the suggestions take turns between that box and one centred on
 the best run more than a box's side from the best (a second region; bayes.py asks for it one
 run at a time). bayes.py also asks for a box while runs are in flight, where q-batch expected
-improvement pushes suggestions to the corners for being far from the pending runs; otherwise
-it is Optuna's sampler unchanged.
+improvement pushes suggestions to the corners for being far from the pending runs. With
+``greedy_beta`` the acquisition of its first ask is the GP's upper confidence bound, mean +
+sqrt(beta) standard deviations, for bayes.py's greedy turns. Otherwise it is Optuna's sampler
+unchanged.
 
 Imports Optuna and torch: import this module only where the GP is used.
 """
@@ -38,7 +40,7 @@ import numpy as np
 import optuna
 import torch
 from optuna._gp import gp
-from optuna._gp.acqf import BaseAcquisitionFunc
+from optuna._gp.acqf import UCB, BaseAcquisitionFunc
 
 
 class _InBox(BaseAcquisitionFunc):
@@ -90,6 +92,7 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         local_side: float = 0.0,
         prior_mean: str = "mean",
         boxes: int = 1,
+        greedy_beta: float | None = None,
         **kwargs: Any,
     ) -> None:
         if prior_mean not in ("mean", "worst"):
@@ -98,6 +101,7 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         self._local_side = local_side
         self._prior_mean = prior_mean
         self._boxes = boxes
+        self._greedy_beta = greedy_beta
         self._ranked: np.ndarray | None = None  # the observed points, best first
 
     def _get_acqf_and_best_params(
@@ -129,7 +133,7 @@ class LocalGPSampler(optuna.samplers.GPSampler):
                 )
                 for i, cache in enumerate(gprs_list)
             ]
-        return super()._get_acqf_and_best_params(
+        acqf, best_params = super()._get_acqf_and_best_params(
             completed_trials,
             gprs_list,
             internal_search_space,
@@ -137,6 +141,12 @@ class LocalGPSampler(optuna.samplers.GPSampler):
             normalized_params_of_running_trials,
             standardized_score_vals,
         )
+        if self._greedy_beta is not None:
+            # Once: if this proposal is a config already taken, bayes.py asks again, and the
+            # next ask is expected improvement's (the proposal now in flight pushes it away).
+            acqf = UCB(gpr=gprs_list[0], search_space=internal_search_space, beta=self._greedy_beta)
+            self._greedy_beta = None
+        return acqf, best_params
 
     def _optimize_acqf(
         self, acqf: BaseAcquisitionFunc, best_params: np.ndarray | None

@@ -402,3 +402,59 @@ def test_the_gp_prior_mean_far_from_the_runs(prior: str) -> None:
     spread = y.max() - y.min()
     expected = spread if prior == "worst" else y.max() - y.mean()  # the worst run, or the mean
     assert abs(below_best - expected) < 0.1 * spread, (below_best, expected)
+
+
+def test_one_suggestion_in_four_is_greedy_once_the_early_box_is_over() -> None:
+    """From 10 values on, the suggestion made when the model sees 4k + 1 runs maximises the
+    GP's mean plus a standard deviation; the others are expected improvement's. With the greedy
+    turns off, only the turn's suggestion changes."""
+    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    spec = make_spec({"x": {"min": -5.0, "max": 5.0}, "y": {"min": -5.0, "max": 5.0}})
+    history = sweep(spec, 12, objective=lambda c: (c["x"] - 1) ** 2 + c["y"] ** 2)
+    off = Settings(greedy_beta=0.0)
+    changed = []
+    for n in (11, 12, 13):  # runs the model sees; 13 = 4 * 3 + 1
+        runs = history[:n]
+        if n == 13:
+            runs = [*history, RunRecord("r12", "running", {"x": 0.5, "y": -0.5}, None)]
+        shipped = suggest(spec, runs, random.Random(0))
+        changed.append(shipped != suggest(spec, runs, random.Random(0), off))
+    assert changed == [False, False, True]
+
+
+def test_the_greedy_acquisition_is_mean_plus_sd_for_one_ask() -> None:
+    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    import numpy as np
+    import optuna
+    import torch
+    from optuna._gp import gp
+    from optuna._gp import prior as gp_prior
+    from optuna._gp.search_space import SearchSpace
+    from optuna.distributions import FloatDistribution
+
+    from sweepctl.search.gpsampler import LocalGPSampler
+
+    distributions = {"x": FloatDistribution(0, 1)}
+    x = np.linspace(0.05, 0.95, 9)[:, None]
+    loss = ((x[:, 0] - 0.4) ** 2).tolist()
+    trials = [
+        optuna.trial.create_trial(params={"x": float(a)}, distributions=distributions, value=v)
+        for (a,), v in zip(x, loss, strict=True)
+    ]
+    y = -(np.array(loss) - np.mean(loss)) / np.std(loss)
+    space = SearchSpace(distributions)
+    fitted = gp.fit_kernel_params(
+        X=x,
+        Y=y,
+        is_categorical=space.is_categorical,
+        log_prior=gp_prior.default_log_prior,
+        minimum_noise=gp_prior.DEFAULT_MINIMUM_NOISE_VAR,
+        deterministic_objective=False,
+    )
+    sampler = LocalGPSampler(seed=0, greedy_beta=4.0)
+    greedy, _ = sampler._get_acqf_and_best_params(trials, [fitted], space, x, None, y[:, None])
+    at = torch.tensor([[0.3], [0.72]], dtype=torch.float64)
+    mean, var = fitted.posterior(at)
+    assert torch.allclose(greedy.eval_acqf(at), mean + 2.0 * var.sqrt())
+    again, _ = sampler._get_acqf_and_best_params(trials, [fitted], space, x, None, y[:, None])
+    assert type(again).__name__ == "LogEI"
