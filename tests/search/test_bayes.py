@@ -365,27 +365,29 @@ def test_early_suggestions_take_turns_round_the_best_run_and_one_elsewhere() -> 
     assert all(abs(p - b) <= 0.2 + 1e-9 for p, b in zip(point, best, strict=True)), point
 
 
-@pytest.mark.parametrize("prior", ["mean", "worst"])
-def test_the_gp_prior_mean_far_from_the_runs(prior: str) -> None:
-    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+def _fitted_gp(x: Any, loss: Any) -> tuple[list, Any, Any, Any]:
+    """Optuna's trials for runs at ``x`` (rows in [0, 1]^d) with values ``loss``, their values as
+    Optuna gives them to its GP (standardised, larger is better), the search space and the GP
+    fitted to them."""
     import numpy as np
     import optuna
-    import torch
     from optuna._gp import gp
     from optuna._gp import prior as gp_prior
     from optuna._gp.search_space import SearchSpace
     from optuna.distributions import FloatDistribution
 
-    from sweepctl.search.gpsampler import LocalGPSampler
-
-    distributions = {"x": FloatDistribution(0, 1), "y": FloatDistribution(0, 1)}
-    x = np.random.default_rng(0).uniform(0, 0.25, size=(8, 2))  # runs in one corner
-    loss = ((x - 0.1) ** 2).sum(axis=1)
+    names = [f"x{i}" for i in range(x.shape[1])]
+    distributions = {name: FloatDistribution(0, 1) for name in names}
     trials = [
-        optuna.trial.create_trial(params={"x": a, "y": b}, distributions=distributions, value=v)
-        for (a, b), v in zip(x, loss, strict=True)
+        optuna.trial.create_trial(
+            params=dict(zip(names, map(float, row), strict=True)),
+            distributions=distributions,
+            value=float(v),
+        )
+        for row, v in zip(x, loss, strict=True)
     ]
-    y = -(loss - loss.mean()) / loss.std()  # as Optuna gives them: standardised, larger better
+    loss = np.asarray(loss, dtype=float)
+    y = -(loss - loss.mean()) / loss.std()
     space = SearchSpace(distributions)
     fitted = gp.fit_kernel_params(
         X=x,
@@ -395,6 +397,19 @@ def test_the_gp_prior_mean_far_from_the_runs(prior: str) -> None:
         minimum_noise=gp_prior.DEFAULT_MINIMUM_NOISE_VAR,
         deterministic_objective=False,
     )
+    return trials, y, space, fitted
+
+
+@pytest.mark.parametrize("prior", ["mean", "worst"])
+def test_the_gp_prior_mean_far_from_the_runs(prior: str) -> None:
+    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    import numpy as np
+    import torch
+
+    from sweepctl.search.gpsampler import LocalGPSampler
+
+    x = np.random.default_rng(0).uniform(0, 0.25, size=(8, 2))  # runs in one corner
+    trials, y, space, fitted = _fitted_gp(x, ((x - 0.1) ** 2).sum(axis=1))
     sampler = LocalGPSampler(seed=0, prior_mean=prior)
     acqf, _ = sampler._get_acqf_and_best_params(trials, [fitted], space, x, None, y[:, None])
     far, _ = acqf._gpr.posterior(torch.tensor([[1.0, 1.0]], dtype=torch.float64))
@@ -425,36 +440,17 @@ def test_one_suggestion_in_four_is_greedy_once_the_early_box_is_over() -> None:
 def test_the_greedy_acquisition_is_mean_plus_sd_for_one_ask() -> None:
     pytest.importorskip("torch", reason="without torch, bayes uses TPE")
     import numpy as np
-    import optuna
     import torch
-    from optuna._gp import gp
-    from optuna._gp import prior as gp_prior
-    from optuna._gp.search_space import SearchSpace
-    from optuna.distributions import FloatDistribution
 
     from sweepctl.search.gpsampler import LocalGPSampler
 
-    distributions = {"x": FloatDistribution(0, 1)}
     x = np.linspace(0.05, 0.95, 9)[:, None]
-    loss = ((x[:, 0] - 0.4) ** 2).tolist()
-    trials = [
-        optuna.trial.create_trial(params={"x": float(a)}, distributions=distributions, value=v)
-        for (a,), v in zip(x, loss, strict=True)
-    ]
-    y = -(np.array(loss) - np.mean(loss)) / np.std(loss)
-    space = SearchSpace(distributions)
-    fitted = gp.fit_kernel_params(
-        X=x,
-        Y=y,
-        is_categorical=space.is_categorical,
-        log_prior=gp_prior.default_log_prior,
-        minimum_noise=gp_prior.DEFAULT_MINIMUM_NOISE_VAR,
-        deterministic_objective=False,
-    )
+    trials, y, space, fitted = _fitted_gp(x, (x[:, 0] - 0.4) ** 2)
     sampler = LocalGPSampler(seed=0, greedy_beta=4.0)
     greedy, _ = sampler._get_acqf_and_best_params(trials, [fitted], space, x, None, y[:, None])
     at = torch.tensor([[0.3], [0.72]], dtype=torch.float64)
     mean, var = fitted.posterior(at)
     assert torch.allclose(greedy.eval_acqf(at), mean + 2.0 * var.sqrt())
+    # One ask only: asked again (its proposal was taken), the sampler is expected improvement.
     again, _ = sampler._get_acqf_and_best_params(trials, [fitted], space, x, None, y[:, None])
     assert type(again).__name__ == "LogEI"
