@@ -27,7 +27,7 @@ Until ``n_startup`` (4) runs have values, configs are quasi-random: a scrambled 
 sequence in the unit cube, mapped through each parameter's W&B distribution (so the first runs
 follow the sweep's priors, probabilities included). Then Optuna's GPSampler (Matern-5/2 with
 one length scale per parameter, log expected improvement, q-batch over the runs in flight)
-suggests, with five changes measured in bench/parallel_quick.py and bench/search.py:
+suggests, with six changes measured in bench/parallel_quick.py and bench/search.py:
 
 * the GP's prior mean is the worst value observed, not the mean of the values
   (sweepctl.search.gpsampler): with Optuna's mean, expected improvement kept sending
