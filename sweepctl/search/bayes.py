@@ -298,7 +298,8 @@ def _sampler(
             settings.local_side if early else 0.0,
             settings.pending_side if in_flight else 0.0,
         ]
-        greedy = not early and settings.greedy_every > 0 and n_runs % settings.greedy_every == 1
+        k = settings.greedy_every
+        greedy = not early and k > 0 and (n_runs - 1) % k == 0  # n_runs = 4j + 1 for k = 4
         return LocalGPSampler(
             greedy_beta=settings.greedy_beta if greedy and settings.greedy_beta > 0 else None,
             boxes=settings.early_boxes if early and not in_flight else 1,

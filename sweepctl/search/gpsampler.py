@@ -81,9 +81,10 @@ class LocalGPSampler(optuna.samplers.GPSampler):
     """GPSampler with a pessimistic prior mean, whose acquisition is optimised near the
     incumbent (see the module docstring).
 
-    ``local_side`` 0 (or 1 and more) and ``prior_mean="mean"`` give Optuna's sampler
-    unchanged. The sampler is made for one suggestion (bayes.py builds a study per call), so
-    both are fixed at construction.
+    ``local_side`` 0 (or 1 and more), ``prior_mean="mean"`` and ``greedy_beta=None`` give
+    Optuna's sampler unchanged. The sampler is made for one suggestion (bayes.py builds a study
+    per call), so these are fixed at construction; ``greedy_beta`` acts on the first ask that
+    reaches the GP and is then dropped (later asks are retries of the same suggestion).
     """
 
     def __init__(

@@ -428,16 +428,20 @@ def test_one_suggestion_in_four_is_greedy_once_the_early_box_is_over() -> None:
     history = sweep(spec, 12, objective=lambda c: (c["x"] - 1) ** 2 + c["y"] ** 2)
     off = Settings(greedy_beta=0.0)
     changed = []
-    for n in (11, 12, 13):  # runs the model sees; 13 = 4 * 3 + 1
+    # Runs the model sees; 9 = 4 * 2 + 1 but with fewer than 10 values; 13 = 4 * 3 + 1.
+    for n in (9, 11, 12, 13):
         runs = history[:n]
         if n == 13:
             runs = [*history, RunRecord("r12", "running", {"x": 0.5, "y": -0.5}, None)]
         shipped = suggest(spec, runs, random.Random(0))
         changed.append(shipped != suggest(spec, runs, random.Random(0), off))
-    assert changed == [False, False, True]
+    assert changed == [False, False, False, True]
 
 
-def test_the_greedy_acquisition_is_mean_plus_sd_for_one_ask() -> None:
+@pytest.mark.parametrize("prior", ["mean", "worst"])
+def test_the_greedy_acquisition_is_mean_plus_sd_for_one_ask(prior: str) -> None:
+    """Built on the GP the sampler uses: with the worst value as prior mean, the one fitted
+    to the values shifted by their worst (so its mean at the runs is about y - min y)."""
     pytest.importorskip("torch", reason="without torch, bayes uses TPE")
     import numpy as np
     import torch
@@ -446,10 +450,15 @@ def test_the_greedy_acquisition_is_mean_plus_sd_for_one_ask() -> None:
 
     x = np.linspace(0.05, 0.95, 9)[:, None]
     trials, y, space, fitted = _fitted_gp(x, (x[:, 0] - 0.4) ** 2)
-    sampler = LocalGPSampler(seed=0, greedy_beta=4.0)
+    sampler = LocalGPSampler(seed=0, greedy_beta=4.0, prior_mean=prior)
     greedy, _ = sampler._get_acqf_and_best_params(trials, [fitted], space, x, None, y[:, None])
+    model = greedy._gpr
+    assert (model is fitted) == (prior == "mean")
+    at_runs, _ = model.posterior(torch.from_numpy(x))
+    shift = y.min() if prior == "worst" else 0.0
+    assert np.allclose(at_runs.numpy(), y - shift, atol=0.1 * (y.max() - y.min()))
     at = torch.tensor([[0.3], [0.72]], dtype=torch.float64)
-    mean, var = fitted.posterior(at)
+    mean, var = model.posterior(at)
     assert torch.allclose(greedy.eval_acqf(at), mean + 2.0 * var.sqrt())
     # One ask only: asked again (its proposal was taken), the sampler is expected improvement.
     again, _ = sampler._get_acqf_and_best_params(trials, [fitted], space, x, None, y[:, None])
