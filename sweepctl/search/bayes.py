@@ -59,13 +59,13 @@ suggests, with six changes measured in bench/parallel_quick.py and bench/search.
 * once ``local_until`` runs have values, one suggestion in ``greedy_every`` (4: those made
   when the model sees 4k + 1 runs, in flight included) is greedy: it maximises the GP's mean
   plus ``sqrt(greedy_beta)`` (1) standard deviations instead of expected improvement, and
-  does not look at the runs in flight (it keeps their box). Expected improvement keeps
-  spreading its suggestions a length scale apart, also once the GP knows where the minimum
-  is; the greedy turn goes there (De Ath et al., "Greed is good", ACM TELO 2021, found such
+  does not look at the runs in flight (it keeps their box). The idea: expected improvement
+  keeps spreading its suggestions out, also once the GP knows where the minimum is, and the
+  greedy turn is meant to go there (De Ath et al., "Greed is good", ACM TELO 2021, found such
   exploitation of the mean competitive with expected improvement). If the greedy proposal is
-  a config already taken (the GP's best guess is then the best run itself), the suggestion is
-  expected improvement's. Chosen in bench/parallel_quick.py (2026-12-07, fourth session; the
-  figures are the experiment's version, which drew a random point there instead): better at
+  a config already taken, the suggestion is expected improvement's (2 of 50 greedy turns in
+  5 one-agent branin sweeps). Chosen in bench/parallel_quick.py (2026-12-07, fourth session;
+  the figures are the experiment's version, which drew a random point there instead): better at
   40 runs on four of five synthetic problems with 4 agents (branin 3.4x, hartmann6 2.1x; the
   surrogate 1.7x worse), one at a time better at 50 runs on four (the surrogate 10x; levy 4%
   worse) and on rosenbrock at 40 (1.7x), and on the held-back problems better or equal at 50

@@ -117,8 +117,9 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         """Optuna's hook between fitting the GP and building the acquisition function: here the
         GP is fitted again to the values shifted by their worst (Optuna's own fit is the warm
         start), so that its prior mean, 0, is the worst observed value."""
-        order = np.argsort(-standardized_score_vals[:, 0], kind="stable")
-        self._ranked = np.asarray(normalized_params, dtype=float)[order]
+        if self._boxes > 1:  # read by _centre only
+            order = np.argsort(-standardized_score_vals[:, 0], kind="stable")
+            self._ranked = np.asarray(normalized_params, dtype=float)[order]
         if self._prior_mean == "worst" and len(standardized_score_vals):
             # Larger is better in Optuna's standardised values: the worst is the minimum.
             standardized_score_vals = standardized_score_vals - standardized_score_vals.min(0)
