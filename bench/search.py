@@ -19,6 +19,12 @@ Every (mode, engine, problem, seed) result is cached as JSON under bench/.work/s
 interrupted run resumes where it stopped; the report uses only seeds that finished for every
 combination. Writes bench/RESULTS.md and PNGs under bench/results/search/ (``--quick``: a
 small smoke run, written under bench/.work/search/quick/ instead).
+
+``--save-traces FILE.json.gz`` writes the run's sweeps to one file that can be committed, and
+``--load-traces FILE.json.gz`` puts those made by today's code (the same fingerprint: problems,
+drivers, sweepctl's search modules) in the cache of a fresh checkout. The peers' code does not
+change, so a later run with a new bayes reruns only sweepctl's sweeps, not the hours of HEBO
+and Ax (bench/results/traces/).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime
+import gzip
 import hashlib
 import json
 import multiprocessing
@@ -52,6 +59,9 @@ REPO = BENCH.parent
 WORK = BENCH / ".work" / "search"
 MODES = {"sequential": 1, "parallel": 4}
 CHECKPOINTS = (10, 25, 50)
+# The engines whose sweeps take minutes each (their own GP fits): --slow-seeds runs them on
+# fewer seeds, as the issue allows where they would make the full run much longer.
+SLOW_ENGINES = ("hebo", "ax-botorch")
 LATENCY_PROBLEMS = ("hartmann6", "surrogate")
 
 
@@ -88,6 +98,7 @@ SEARCH_MODULES = {
 
 # The drivers of the engines in their own venvs: a change to them makes their sweeps stale.
 DRIVERS = {
+    "wandb-bayes": ("wandb_driver.py",),
     "hebo": ("hebo_driver.py", "driver_loop.py"),
     "ax-botorch": ("ax_driver.py", "driver_loop.py"),
 }
@@ -122,6 +133,69 @@ def cached(task: Task) -> dict[str, Any] | None:
     if saved["budget"] < task.budget or saved["fingerprint"] != fingerprint(task.engine, task.mode):
         return None
     return saved["trace"]
+
+
+def save_traces(tasks: list[Task], path: Path, made: dict[str, str]) -> int:
+    """Write the cached traces of the tasks into one gzipped JSON file, keeping the file's
+    traces of other tasks; ``made``: where and with what (date, git, machine, versions).
+    Returns how many traces the file holds."""
+    keys = {(t.mode, t.engine, t.problem, t.seed) for t in tasks}
+    entries = [e for e in _archive(path)["traces"] if _key(e) not in keys] if path.exists() else []
+    for task in tasks:
+        if cached(task) is not None:
+            saved = json.loads(task.path().read_text())
+            key = {"mode": task.mode, "engine": task.engine, "problem": task.problem}
+            entries.append({**key, "seed": task.seed, **saved})
+    entries.sort(key=_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    # mtime 0: the same traces give the same bytes, so a file saved again shows no change
+    with open(partial, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as f:
+        f.write(json.dumps({"made": made, "traces": entries}, separators=(",", ":")).encode())
+    partial.replace(path)
+    return len(entries)
+
+
+def load_traces(tasks: list[Task], path: Path, versions: str) -> tuple[int, int, str | None]:
+    """Fill the cache from a file of :func:`save_traces` with the traces of the tasks that are
+    not cached and were made by today's code (the same fingerprint) and package versions;
+    (loaded, left out, why nothing was loaded or None)."""
+    archive = _archive(path)
+    made = archive.get("made", {})
+    if made.get("versions") != versions:
+        return (
+            0,
+            len(archive["traces"]),
+            (
+                f"made with other package versions ({made.get('versions', 'unknown')}; "
+                f"here: {versions})"
+            ),
+        )
+    wanted = {(t.mode, t.engine, t.problem, t.seed): t for t in tasks if cached(t) is None}
+    loaded = other = 0
+    for entry in archive["traces"]:
+        task = wanted.get(_key(entry))
+        if task is None:
+            continue
+        if entry["budget"] < task.budget or entry["fingerprint"] != fingerprint(
+            task.engine, task.mode
+        ):
+            other += 1  # shorter sweeps, or made by other code
+            continue
+        saved = {k: entry[k] for k in ("budget", "fingerprint", "trace")}
+        task.path().parent.mkdir(parents=True, exist_ok=True)
+        task.path().write_text(json.dumps(saved))
+        loaded += 1
+    return loaded, other, None
+
+
+def _archive(path: Path) -> dict[str, Any]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _key(entry: dict[str, Any]) -> tuple[str, str, str, int]:
+    return entry["mode"], entry["engine"], entry["problem"], entry["seed"]
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -186,13 +260,15 @@ def run_all(tasks: list[Task], jobs: int, use_server: bool) -> list[str]:
 
 
 def make_tasks(args: argparse.Namespace) -> list[Task]:
-    """Seeds outermost, so an interrupted run leaves whole seeds behind."""
+    """Seeds outermost, so an interrupted run leaves whole seeds behind; the slow engines only
+    on the first ``--slow-seeds`` seeds."""
     return [
         Task(mode, engine, problem, seed, args.budget)
         for seed in range(args.first_seed, args.first_seed + args.seeds)
         for mode in args.modes
         for problem in args.problems
         for engine in args.engines
+        if engine not in SLOW_ENGINES or seed < args.first_seed + args.slow_seeds
     ]
 
 
@@ -296,6 +372,12 @@ def write_results(
     from searchbench import report
 
     traces, seeds, incomplete = load(tasks)
+    # An engine with no finished seed (its sweeps failed, or --report-only while the slow
+    # engines are still running) has no row; every table is of the engines that have one.
+    missing = [e for e in args.engines if not any(k[1] == e for k in traces)]
+    args = argparse.Namespace(
+        **{**vars(args), "engines": [e for e in args.engines if e not in missing]}
+    )
     out_md = args.out
     if args.quick:
         plots = out_md.parent
@@ -312,7 +394,9 @@ def write_results(
         f"`{meta['command']}`",
         "",
         f"- date: {meta['date']}; this invocation {meta['minutes']:.1f} min (sweeps run: "
-        f"{meta['ran']}, from the cache of earlier invocations: {meta['cached']}); the "
+        f"{meta['ran']}, from the cache: {meta['cached']}"
+        + (f", {', '.join(meta['loaded'])}" if meta.get("loaded") else "")
+        + "); the "
         f"reported sweeps' own wall times sum to {_sweep_minutes(traces):.1f} min",
         f"- machine: {os.cpu_count()} cores, {platform.platform()}; load average (1 min) "
         f"{meta['load_start']:.2f} at start, {os.getloadavg()[0]:.2f} at end "
@@ -332,6 +416,18 @@ def write_results(
             + (f"--split {args.split} " if args.split else "")
             + "--seeds 10 --budget 50` (it reuses this run's cached sweeps)."
         )
+    slow = [e for e in args.engines if e in SLOW_ENGINES]
+    slow_seeds = [s for s in seeds if s < args.first_seed + args.slow_seeds]
+    if slow and slow_seeds and slow_seeds != seeds:
+        lines.append(
+            f"- **{' and '.join(slow)} are reported on {_count(len(slow_seeds), 'seed')}** "
+            f"({', '.join(map(str, slow_seeds))}; `--slow-seeds {args.slow_seeds}`: their "
+            "sweeps take minutes each, and #25 allows 5 seeds for them where 10 would make "
+            "the run much longer): their medians are over those seeds, every other engine's "
+            "over all the seeds above, so ranks and ratios compare medians of different seeds"
+        )
+    if missing:
+        lines.append(f"- left out of this report, with no seed finished: {', '.join(missing)}")
     if incomplete:
         lines.append(f"- seeds left out (not finished for every combination): {incomplete}")
     lines += ["", *_definitions(args), ""]
@@ -359,6 +455,10 @@ def write_results(
     lines += _notes(args)
     out_md.write_text("\n".join(lines) + "\n")
     return out_md
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _split_line(args: argparse.Namespace) -> str:
@@ -532,6 +632,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="the tuning or held-back half: its problems and seeds (10 from 0 or from 10; "
         "--seeds fewer takes the first of them), unless --problems says otherwise",
     )
+    parser.add_argument(
+        "--slow-seeds",
+        type=int,
+        metavar="N",
+        help=f"run {' and '.join(SLOW_ENGINES)} only on the first N seeds (default: all; "
+        "a --report-only of such a run needs the same N)",
+    )
     parser.add_argument("--budget", type=int, default=50, help="runs per sweep")
     parser.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated")
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated")
@@ -544,7 +651,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--report-only", action="store_true", help="write from the cache")
     parser.add_argument("--no-eval-server", action="store_true", help="MLP imports per run")
     parser.add_argument("--out", type=Path, help="the markdown file (default bench/RESULTS.md)")
+    parser.add_argument(
+        "--load-traces",
+        type=Path,
+        action="append",
+        default=[],
+        help="a .json.gz of --save-traces: its sweeps made by today's code and package "
+        "versions are not run again",
+    )
+    parser.add_argument(
+        "--save-traces",
+        type=Path,
+        help="add this run's sweeps to a .json.gz (to commit), keeping its others",
+    )
     args = parser.parse_args(argv)
+    if args.slow_seeds is not None and args.slow_seeds < 1:
+        parser.error("--slow-seeds must be at least 1")
+    if args.fresh and args.load_traces:
+        parser.error("--fresh runs every sweep again: leave out --load-traces")
     if args.split:
         problems, seeds = SPLITS[args.split]
         if args.problems == ",".join(PROBLEMS):
@@ -555,6 +679,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         if args.problems == ",".join(PROBLEMS):
             args.problems = "branin,surrogate"
         args.latency_sizes = "30"
+    if args.slow_seeds is None or args.slow_seeds > args.seeds:
+        args.slow_seeds = args.seeds
     args.problems = [p for p in args.problems.split(",") if p]
     args.engines = [e for e in args.engines.split(",") if e]
     args.modes = [m for m in args.modes.split(",") if m]
@@ -588,6 +714,12 @@ def main() -> None:
             path.unlink()
     start, load_start = time.perf_counter(), os.getloadavg()[0]
     tasks = make_tasks(args)
+    loaded, versions = [], _versions()
+    for path in args.load_traces:
+        n, other, why = load_traces(tasks, path, versions)
+        name = os.path.relpath(path, REPO)
+        loaded += [f"{n} loaded from {name}"] if n else []
+        print(f"{name}: {n} traces loaded, {other} left out ({why or 'shorter or other code'})")
     ran = 0
     if not args.report_only:
         ran = sum(cached(t) is None for t in tasks)
@@ -610,7 +742,17 @@ def main() -> None:
         "load_start": load_start,
         "ran": ran,
         "cached": len(tasks) - ran,
+        "loaded": loaded,
     }
+    if args.save_traces:  # before the report, so that a long run's sweeps are kept whatever
+        made = {
+            "date": meta["date"],
+            "git": _git(),
+            "machine": f"{os.cpu_count()} cores, {platform.platform()}",
+            "versions": versions,
+        }
+        n = save_traces(tasks, args.save_traces, made)
+        print(f"{os.path.relpath(args.save_traces, REPO)} holds {n} traces")
     out = write_results(args, tasks, latency_results, meta)
     print(f"wrote {os.path.relpath(out, REPO)}")
 
