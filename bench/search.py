@@ -22,9 +22,11 @@ small smoke run, written under bench/.work/search/quick/ instead).
 
 ``--save-traces FILE.json.gz`` writes the run's sweeps to one file that can be committed, and
 ``--load-traces FILE.json.gz`` puts those made by today's code (the same fingerprint: problems,
-drivers, sweepctl's search modules) in the cache of a fresh checkout. The peers' code does not
-change, so a later run with a new bayes reruns only sweepctl's sweeps, not the hours of HEBO
-and Ax (bench/results/traces/).
+drivers, sweepctl's search modules) and package versions in the cache of a fresh checkout.
+While the peers' drivers and versions stay as they are, a later run with a new bayes reruns
+only sweepctl's sweeps, not the hours of HEBO and Ax (bench/results/traces/). The fingerprint
+leaves out searchbench/engines.py, where the in-process peers and the peers' parallel workers
+are driven: a change to how they run must change ``PEER_WORKERS`` (below) or the cache.
 """
 
 from __future__ import annotations
