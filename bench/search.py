@@ -128,13 +128,19 @@ def fingerprint(engine: str, mode: str = "sequential") -> str:
 
 def cached(task: Task) -> dict[str, Any] | None:
     """The cached trace of a task, if it covers the budget and is of the current code."""
+    saved = _saved(task)
+    return None if saved is None else saved["trace"]
+
+
+def _saved(task: Task) -> dict[str, Any] | None:
+    """The task's cache file (budget, fingerprint, trace), if it is valid for the task."""
     try:
         saved = json.loads(task.path().read_text())
     except (OSError, ValueError):
         return None
     if saved["budget"] < task.budget or saved["fingerprint"] != fingerprint(task.engine, task.mode):
         return None
-    return saved["trace"]
+    return saved
 
 
 def save_traces(tasks: list[Task], path: Path, made: dict[str, str]) -> int:
@@ -144,8 +150,8 @@ def save_traces(tasks: list[Task], path: Path, made: dict[str, str]) -> int:
     keys = {(t.mode, t.engine, t.problem, t.seed) for t in tasks}
     entries = [e for e in _archive(path)["traces"] if _key(e) not in keys] if path.exists() else []
     for task in tasks:
-        if cached(task) is not None:
-            saved = json.loads(task.path().read_text())
+        saved = _saved(task)
+        if saved is not None:
             key = {"mode": task.mode, "engine": task.engine, "problem": task.problem}
             entries.append({**key, "seed": task.seed, **saved})
     entries.sort(key=_key)
@@ -404,7 +410,7 @@ def write_results(
         f"{meta['load_start']:.2f} at start, {os.getloadavg()[0]:.2f} at end "
         f"(the machine was shared), {args.jobs} sweeps at a time, 1 BLAS thread each",
         f"- code: {_git()}",
-        f"- versions: {_versions()}",
+        f"- versions: {meta['versions']}",
         f"- configuration: {_split_line(args)}{len(seeds)} seeds "
         f"({', '.join(map(str, seeds)) or 'none'}), "
         f"{args.budget} runs per sweep, modes {', '.join(args.modes)}, "
@@ -745,6 +751,7 @@ def main() -> None:
         "ran": ran,
         "cached": len(tasks) - ran,
         "loaded": loaded,
+        "versions": versions,
     }
     if args.save_traces:  # before the report, so that a long run's sweeps are kept whatever
         made = {

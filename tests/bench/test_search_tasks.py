@@ -113,14 +113,15 @@ def test_traces_of_other_code_or_shorter_sweeps_are_not_loaded(search, tmp_path,
     args = search.parse_args(["--seeds", "2", "--engines", "random", "--problems", "branin"])
     args.modes = ["sequential"]
     short, other = search.make_tasks(args)
-    _cache(search, short, [1.0], budget=30)  # a 30-run sweep: not enough for 50
-    _cache(search, other, [1.0])
+    _cache(search, short, [1.0], budget=30)  # today's code, but 30 runs: not enough for 50
+    _cache(search, other, [1.0], fingerprint="older-code")  # 50 runs of other code
     archive = tmp_path / "traces.json.gz"
-    monkeypatch.setattr(search, "cached", lambda task: {"values": []})  # save both as they are
+    # save both as they are, though neither is valid here
+    real = search._saved
+    monkeypatch.setattr(search, "_saved", lambda task: json.loads(task.path().read_text()))
     search.save_traces([short, other], archive, MADE)
-    monkeypatch.undo()
+    monkeypatch.setattr(search, "_saved", real)
     monkeypatch.setattr(search, "WORK", tmp_path / "fresh")
-    monkeypatch.setattr(search, "fingerprint", lambda engine, mode="sequential": "changed")
     assert search.load_traces([short, other], archive, "optuna 1") == (0, 2, None)
     assert not short.path().exists() and not other.path().exists()
 
@@ -169,7 +170,14 @@ def test_the_report_says_which_seeds_each_engine_has_and_leaves_out_an_engine_wi
     offset = {"sweepctl-bayes": 1.0, "random": 2.0, "hebo": 0.5, "ax-botorch": 0.7}
     for task in tasks:  # values fall run by run
         _cache(search, task, [offset[task.engine] + 10.0 / (i + 1) for i in range(args.budget)])
-    meta = {"command": "c", "date": "d", "minutes": 1.0, "load_start": 0.0, "ran": 0}
+    meta = {
+        "command": "c",
+        "date": "d",
+        "minutes": 1.0,
+        "load_start": 0.0,
+        "ran": 0,
+        "versions": "v",
+    }
     meta["cached"] = len(tasks)
     search.write_results(args, tasks, None, meta)
     text = out.read_text()
