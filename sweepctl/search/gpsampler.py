@@ -26,8 +26,10 @@ the best run more than a box's side from the best (a second region; bayes.py ask
 run at a time). bayes.py also asks for a box while runs are in flight, where q-batch expected
 improvement pushes suggestions to the corners for being far from the pending runs. With
 ``greedy_beta`` the acquisition of its first ask is the GP's upper confidence bound, mean +
-sqrt(beta) standard deviations, for bayes.py's greedy turns. Otherwise it is Optuna's sampler
-unchanged.
+sqrt(beta) standard deviations, for bayes.py's greedy turns. With ``category_turn`` its first
+ask rules out the best run's value of one categorical parameter (they take turns by the
+turn's number), if more than half of the runs have that value: bayes.py's category turns.
+Otherwise it is Optuna's sampler unchanged.
 
 Imports Optuna and torch: import this module only where the GP is used.
 """
@@ -77,6 +79,26 @@ class _InBox(BaseAcquisitionFunc):
         return self.inner.eval_acqf(self._low + self._width * x)
 
 
+class _OtherCategory(BaseAcquisitionFunc):
+    """``inner``, a log acquisition function, with one value of one categorical dimension ruled
+    out: 10^4 lower there, which no log expected improvement makes up, and so no start point of
+    the optimiser's local search stays there (it tries every other value of a categorical
+    coordinate)."""
+
+    def __init__(self, inner: BaseAcquisitionFunc, column: int, value: float) -> None:
+        self.inner, self.column, self.value = inner, column, value
+        super().__init__(np.array(inner.length_scales, dtype=float), inner.search_space)
+
+    def eval_acqf(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.inner.eval_acqf(x)
+        # Optuna's normalised categorical coordinates are the choices' indices.
+        ruled_out = (x[..., self.column] - self.value).abs() < 0.5
+        return out - _RULED_OUT * ruled_out.to(out.dtype)
+
+
+_RULED_OUT = 1e4
+
+
 class LocalGPSampler(optuna.samplers.GPSampler):
     """GPSampler with a pessimistic prior mean, whose acquisition is optimised near the
     incumbent (see the module docstring).
@@ -94,6 +116,7 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         prior_mean: str = "mean",
         boxes: int = 1,
         greedy_beta: float | None = None,
+        category_turn: int | None = None,
         **kwargs: Any,
     ) -> None:
         if prior_mean not in ("mean", "worst"):
@@ -104,6 +127,8 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         self._boxes = boxes
         self._greedy_beta = greedy_beta
         self._ranked: np.ndarray | None = None  # the observed points, best first
+        self._category_turn = category_turn
+        self._observed: np.ndarray | None = None  # the observed points (normalised)
 
     def _get_acqf_and_best_params(
         self,
@@ -117,6 +142,7 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         """Optuna's hook between fitting the GP and building the acquisition function: here the
         GP is fitted again to the values shifted by their worst (Optuna's own fit is the warm
         start), so that its prior mean, 0, is the worst observed value."""
+        self._observed = np.asarray(normalized_params, dtype=float)
         if self._boxes > 1:  # read by _centre only
             order = np.argsort(-standardized_score_vals[:, 0], kind="stable")
             self._ranked = np.asarray(normalized_params, dtype=float)[order]
@@ -153,6 +179,9 @@ class LocalGPSampler(optuna.samplers.GPSampler):
     def _optimize_acqf(
         self, acqf: BaseAcquisitionFunc, best_params: np.ndarray | None
     ) -> np.ndarray:
+        if self._category_turn is not None and best_params is not None:
+            acqf = self._other_category(acqf, np.asarray(best_params, dtype=float).reshape(-1))
+            self._category_turn = None  # once, as the greedy turn
         columns = acqf.search_space.continuous_indices
         side = self._local_side
         if not 0.0 < side < 1.0 or best_params is None or len(columns) == 0:
@@ -162,6 +191,19 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         low = np.clip(centre - side / 2.0, 0.0, 1.0 - side)
         box = _InBox(acqf, low, np.full_like(low, side))
         return box.to_space(super()._optimize_acqf(box, box.to_box(start)))
+
+    def _other_category(self, acqf: BaseAcquisitionFunc, best: np.ndarray) -> BaseAcquisitionFunc:
+        """On a category turn: the categorical dimensions take turns (by the turn's number);
+        the chosen one's value in the best run is ruled out if more than half of the runs have
+        it (the sweep has settled on it), else the acquisition is left as it is."""
+        categorical = np.flatnonzero(acqf.search_space.is_categorical)
+        if not len(categorical) or self._observed is None or self._category_turn is None:
+            return acqf
+        column = int(categorical[self._category_turn % len(categorical)])
+        value = float(best[column])
+        if np.mean(np.abs(self._observed[:, column] - value) < 0.5) <= 0.5:
+            return acqf
+        return _OtherCategory(acqf, column, value)
 
     def _centre(self, best: np.ndarray, columns: Any, side: float) -> np.ndarray:
         """The run the box is centred on: with ``boxes`` > 1, the suggestions take turns (by

@@ -463,3 +463,41 @@ def test_the_greedy_acquisition_is_mean_plus_sd_for_one_ask(prior: str) -> None:
     # One ask only: asked again (its proposal was taken), the sampler is expected improvement.
     again, _ = sampler._get_acqf_and_best_params(trials, [fitted], space, x, None, y[:, None])
     assert type(again).__name__ == "LogEI"
+
+
+def _settled_on_a(counts: dict[str, int]) -> list[RunRecord]:
+    """Finished runs of a sweep over ``opt`` (a, b, c) and ``x``: ``a`` is far better."""
+    offset = {"a": 0.0, "b": 20.0, "c": 30.0}
+    history = []
+    for opt, count in counts.items():
+        for j in range(count):
+            x = -4.5 + 9.0 * (j + 0.5) / count
+            loss = offset[opt] + (x - 1.0) ** 2
+            history.append(RunRecord(f"r{len(history)}", "finished", {"opt": opt, "x": x}, loss))
+    return history
+
+
+CATEGORY_SPEC = {"opt": {"values": ["a", "b", "c"]}, "x": {"min": -5.0, "max": 5.0}}
+
+
+def test_one_suggestion_in_eight_tries_another_value_of_a_settled_category() -> None:
+    """One run at a time, from 10 values on, the suggestion made when the model sees 8k + 6 runs
+    keeps off the best run's value of a categorical parameter that more than half of the runs
+    have: a sweep settled on one optimizer or kernel still looks at the others."""
+    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    spec = make_spec(CATEGORY_SPEC)
+    settled = _settled_on_a({"a": 10, "b": 2, "c": 2})  # 14 runs = 8 + 6
+    off = Settings(category_every=0)
+    for seed in range(3):
+        assert suggest(spec, settled, random.Random(seed))["opt"] != "a"
+        assert suggest(spec, settled, random.Random(seed), off)["opt"] == "a", (
+            "without the turn the model stays with a (so the check above can fail)"
+        )
+    # Not a turn: 13 runs; 14 with one of them in flight; a category held by only half the runs.
+    not_turns = [
+        settled[:13],
+        [*settled[:13], RunRecord("r13", "running", {"opt": "a", "x": 0.9}, None)],
+        _settled_on_a({"a": 7, "b": 4, "c": 3}),
+    ]
+    for history in not_turns:
+        assert suggest(spec, history, random.Random(0))["opt"] == "a"
