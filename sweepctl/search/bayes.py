@@ -318,13 +318,14 @@ def _sampler(
         ]
         k = settings.greedy_every
         greedy = not early and k > 0 and (n_runs - 1) % k == 0  # n_runs = 4j + 1 for k = 4
+        greedy = greedy and settings.greedy_beta > 0
         c = settings.category_every
         # n_runs = 8j + 6 for c = 8; a greedy turn takes precedence (with greedy_every 4 they
         # never meet: those are 4j + 1).
         other_category = not (early or in_flight or greedy) and c > 1 and n_runs % c == c - 2
         return LocalGPSampler(
             category_turn=n_runs // c if other_category else None,
-            greedy_beta=settings.greedy_beta if greedy and settings.greedy_beta > 0 else None,
+            greedy_beta=settings.greedy_beta if greedy else None,
             boxes=settings.early_boxes if early and not in_flight else 1,
             local_side=min((side for side in sides if 0.0 < side < 1.0), default=0.0),
             prior_mean=settings.prior_mean,

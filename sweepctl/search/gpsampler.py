@@ -81,9 +81,10 @@ class _InBox(BaseAcquisitionFunc):
 
 class _OtherCategory(BaseAcquisitionFunc):
     """``inner``, a log acquisition function, with one value of one categorical dimension ruled
-    out: 10^4 lower there, which no log expected improvement makes up, and so no start point of
-    the optimiser's local search stays there (it tries every other value of a categorical
-    coordinate)."""
+    out: there it is ``_RULED_OUT``, below any log expected improvement (which falls to -1e6
+    and lower where the GP has written a category off, the very case the turn is for), so the
+    optimiser's random start points never lie there and its local search moves the one that
+    does, the best run, to another value (it tries every value of a categorical coordinate)."""
 
     def __init__(self, inner: BaseAcquisitionFunc, column: int, value: float) -> None:
         self.inner, self.column, self.value = inner, column, value
@@ -93,20 +94,21 @@ class _OtherCategory(BaseAcquisitionFunc):
         out = self.inner.eval_acqf(x)
         # Optuna's normalised categorical coordinates are the choices' indices.
         ruled_out = (x[..., self.column] - self.value).abs() < 0.5
-        return out - _RULED_OUT * ruled_out.to(out.dtype)
+        return torch.where(ruled_out, torch.full_like(out, _RULED_OUT), out)
 
 
-_RULED_OUT = 1e4
+_RULED_OUT = -1e300  # finite: the optimiser's roulette and line search take no infinities
 
 
 class LocalGPSampler(optuna.samplers.GPSampler):
     """GPSampler with a pessimistic prior mean, whose acquisition is optimised near the
     incumbent (see the module docstring).
 
-    ``local_side`` 0 (or 1 and more), ``prior_mean="mean"`` and ``greedy_beta=None`` give
-    Optuna's sampler unchanged. The sampler is made for one suggestion (bayes.py builds a study
-    per call), so these are fixed at construction; ``greedy_beta`` acts on the first ask that
-    reaches the GP and is then dropped (later asks are retries of the same suggestion).
+    ``local_side`` 0 (or 1 and more), ``prior_mean="mean"``, ``greedy_beta=None`` and
+    ``category_turn=None`` give Optuna's sampler unchanged. The sampler is made for one
+    suggestion (bayes.py builds a study per call), so these are fixed at construction;
+    ``greedy_beta`` and ``category_turn`` act on the first ask that reaches the GP and are then
+    dropped (later asks are retries of the same suggestion).
     """
 
     def __init__(

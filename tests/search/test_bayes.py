@@ -465,14 +465,14 @@ def test_the_greedy_acquisition_is_mean_plus_sd_for_one_ask(prior: str) -> None:
     assert type(again).__name__ == "LogEI"
 
 
-def _settled_on_a(counts: dict[str, int]) -> list[RunRecord]:
+def _settled_on_a(counts: dict[str, int], slope: float = 1.0) -> list[RunRecord]:
     """Finished runs of a sweep over ``opt`` (a, b, c) and ``x``: ``a`` is far better."""
     offset = {"a": 0.0, "b": 20.0, "c": 30.0}
     history = []
     for opt, count in counts.items():
         for j in range(count):
             x = -4.5 + 9.0 * (j + 0.5) / count
-            loss = offset[opt] + (x - 1.0) ** 2
+            loss = offset[opt] + slope * (x - 1.0) ** 2
             history.append(RunRecord(f"r{len(history)}", "finished", {"opt": opt, "x": x}, loss))
     return history
 
@@ -487,17 +487,45 @@ def test_one_suggestion_in_eight_tries_another_value_of_a_settled_category() -> 
     pytest.importorskip("torch", reason="without torch, bayes uses TPE")
     spec = make_spec(CATEGORY_SPEC)
     settled = _settled_on_a({"a": 10, "b": 2, "c": 2})  # 14 runs = 8 + 6
+    # x barely matters: the GP writes b and c off (log expected improvement about -2e4 there).
+    written_off = _settled_on_a({"a": 10, "b": 2, "c": 2}, slope=0.001)
     off = Settings(category_every=0)
-    for seed in range(3):
-        assert suggest(spec, settled, random.Random(seed))["opt"] != "a"
-        assert suggest(spec, settled, random.Random(seed), off)["opt"] == "a", (
-            "without the turn the model stays with a (so the check above can fail)"
-        )
-    # Not a turn: 13 runs; 14 with one of them in flight; a category held by only half the runs.
+    for history in (settled, written_off):
+        for seed in range(3):
+            assert suggest(spec, history, random.Random(seed))["opt"] != "a"
+            assert suggest(spec, history, random.Random(seed), off)["opt"] == "a", (
+                "without the turn the model stays with a (so the check above can fail)"
+            )
+    # Not a turn: 13 or 15 runs; 14 with one in flight; a category held by only half the runs.
+    later = [*settled, RunRecord("r14", "finished", {"opt": "a", "x": 1.2}, 0.04)]
     not_turns = [
         settled[:13],
+        later,
         [*settled[:13], RunRecord("r13", "running", {"opt": "a", "x": 0.9}, None)],
         _settled_on_a({"a": 7, "b": 4, "c": 3}),
     ]
     for history in not_turns:
         assert suggest(spec, history, random.Random(0))["opt"] == "a"
+
+
+def test_the_category_turn_acts_on_the_first_ask_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the turn's proposal is a config already taken, bayes asks again, and that ask is
+    expected improvement's over every value (as after a greedy turn)."""
+    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    from sweepctl.search import bayes, gpsampler
+
+    wrapped: list[int] = []
+
+    class Counted(gpsampler._OtherCategory):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            wrapped.append(self.column)
+
+    monkeypatch.setattr(gpsampler, "_OtherCategory", Counted)
+    spec = make_spec(CATEGORY_SPEC)
+    space = Space.of(spec)
+    seen = observations(space, spec.metric, _settled_on_a({"a": 10, "b": 2, "c": 2}))
+    asks = bayes._model(space, spec.metric, seen, bayes.DEFAULT, seed=0)
+    first, second = next(asks), next(asks)
+    assert len(wrapped) == 1
+    assert first != second
