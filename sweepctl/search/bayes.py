@@ -82,7 +82,8 @@ suggests, with six changes measured in bench/parallel_quick.py and bench/search.
   in 45 of 50 runs, RBF once (with the worst value as prior mean, one bad run of a category
   leaves the GP expecting the worst there). Chosen in bench/parallel_quick.py (2026-12-07,
   sixth session) on the tuning half's mixed problems:
-  median best value at 50 runs on svc_digits 0.0142 against 0.0175 (seeds 0-9) and 0.0183
+  median best value at 50 runs on svc_digits 0.0158 against 0.0175 (seeds 0-9; 0.0142 with a
+  first version whose ruled-out value was not always below expected improvement) and 0.0183
   against 0.0192 (seeds 20-29); the surrogate's median regret about even on seeds 0-9 (5.1e-6
   against 4.0e-6 at 50 runs) and lower on seeds 20-29 (2.3e-4 against 0.011 at 40, 8.2e-6
   against 1.5e-5 at 50). Every 4th: svc_digits 0.0167 (seeds 0-9); with 4 agents (the turn made
@@ -317,8 +318,8 @@ def _sampler(
             settings.pending_side if in_flight else 0.0,
         ]
         k = settings.greedy_every
-        greedy = not early and k > 0 and (n_runs - 1) % k == 0  # n_runs = 4j + 1 for k = 4
-        greedy = greedy and settings.greedy_beta > 0
+        # n_runs = 4j + 1 for k = 4
+        greedy = not early and k > 0 and settings.greedy_beta > 0 and (n_runs - 1) % k == 0
         c = settings.category_every
         # n_runs = 8j + 6 for c = 8; a greedy turn takes precedence (with greedy_every 4 they
         # never meet: those are 4j + 1).

@@ -144,7 +144,8 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         """Optuna's hook between fitting the GP and building the acquisition function: here the
         GP is fitted again to the values shifted by their worst (Optuna's own fit is the warm
         start), so that its prior mean, 0, is the worst observed value."""
-        self._observed = np.asarray(normalized_params, dtype=float)
+        if self._category_turn is not None:  # read by _other_category only
+            self._observed = np.asarray(normalized_params, dtype=float)
         if self._boxes > 1:  # read by _centre only
             order = np.argsort(-standardized_score_vals[:, 0], kind="stable")
             self._ranked = np.asarray(normalized_params, dtype=float)[order]
