@@ -4,6 +4,7 @@ interpreter (as a user's would); the rest runs here, in this process, as a noteb
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -168,6 +169,24 @@ def test_a_function_that_raises_fails_its_run_and_the_agent_goes_on(store: str) 
     text = log.read_text()
     assert "Traceback (most recent call last)" in text and "x=2 diverged" in text
     assert sweepctl.best(sweep_id, storage=store).config == {"x": 1}
+
+
+def test_a_run_whose_set_up_raises_leaves_the_environment_as_it_was(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    function_agent = importlib.import_module("sweepctl.agent.function")  # sweepctl.agent: the API
+
+    def broken() -> None:
+        raise RuntimeError("set-up broke")
+
+    monkeypatch.setattr(function_agent, "_wandb_fresh", broken)
+    monkeypatch.setenv("WANDB_SWEEP_ID", "outer-sweep")
+    before = dict(os.environ)
+    sweep_id = sweepctl.sweep(GRID, storage=store)
+    sweepctl.agent(sweep_id, function=lambda: None, storage=store, count=1)
+    assert dict(os.environ) == before  # no run's WANDB_RUN_ID, config path or sweep id left
+    [run] = sweepctl.runs(sweep_id, storage=store).runs
+    assert run.state == "failed" and "set-up broke" in (run.reason or "")
 
 
 def test_ctrl_c_in_a_function_run_kills_it_and_ends_the_agent(store: str) -> None:

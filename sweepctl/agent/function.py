@@ -258,42 +258,45 @@ class FunctionAgent(Agent):
             os.environ, sweep=self.sweep, spec=self.spec, run=run, files=files
         )
         saved = {key: os.environ.get(key) for key in [*variables, "WANDB_SWEEP_ID"]}
-        os.environ.update(variables)
-        os.environ.pop("WANDB_SWEEP_ID", None)
-        _wandb_fresh()
-        self._hook.capture.retarget(str(files.metrics))
-        started = time.monotonic()
-        deadline = started + self.timeout if self.timeout else None
-        recorder = Recorder(self.store, self.sweep.id, run.id, self.spec, self.observer)
-        watch = _Watch(run, MetricsTail(files.metrics), recorder, deadline)
-        with self._watch_lock:
-            self._watch = watch
-            self._active[run.id] = None  # type: ignore[assignment]  # no child: a call
-        _current = _Current(run.id)
-        self.observer.started(run, index)
         state, code, reason = "finished", 0, None
+        # Everything from here on is undone in the finally, whichever step raises: the
+        # environment, the capture's target, the watch and the log file.
         try:
-            with log_file as log, _teed(log):
-                try:
-                    self.function()
-                except RunStopped as exc:
-                    state, code, reason = exc.state, None, exc.reason
-                except KeyboardInterrupt:
-                    state, code, reason = "killed", None, "interrupted (Ctrl-C)"
-                    self._interrupted()
-                except SystemExit as exc:
-                    if exc.code not in (None, 0):
-                        state, code, reason = "failed", 1, f"SystemExit({exc.code!r})"
-                except BaseException as exc:  # the run failed; the agent goes on
-                    log.write(traceback.format_exc())
-                    state, code = "failed", 1
-                    reason = "".join(traceback.format_exception_only(exc)).strip()
-                    reason = reason.splitlines()[-1] if reason else type(exc).__name__
-                else:
-                    if _current.ending is not None:  # asked to end; it returned first
-                        state, reason = _current.ending
-                        code = None
-                _wandb_finish(0 if state == "finished" else 1)
+            with log_file as log:
+                os.environ.update(variables)
+                os.environ.pop("WANDB_SWEEP_ID", None)
+                _wandb_fresh()
+                self._hook.capture.retarget(str(files.metrics))
+                started = time.monotonic()
+                deadline = started + self.timeout if self.timeout else None
+                recorder = Recorder(self.store, self.sweep.id, run.id, self.spec, self.observer)
+                watch = _Watch(run, MetricsTail(files.metrics), recorder, deadline)
+                with self._watch_lock:
+                    self._watch = watch
+                    self._active[run.id] = None  # type: ignore[assignment]  # no child: a call
+                _current = _Current(run.id)
+                self.observer.started(run, index)
+                with _teed(log):
+                    try:
+                        self.function()
+                    except RunStopped as exc:
+                        state, code, reason = exc.state, None, exc.reason
+                    except KeyboardInterrupt:
+                        state, code, reason = "killed", None, "interrupted (Ctrl-C)"
+                        self._interrupted()
+                    except SystemExit as exc:
+                        if exc.code not in (None, 0):
+                            state, code, reason = "failed", 1, f"SystemExit({exc.code!r})"
+                    except BaseException as exc:  # the run failed; the agent goes on
+                        log.write(traceback.format_exc())
+                        state, code = "failed", 1
+                        reason = "".join(traceback.format_exception_only(exc)).strip()
+                        reason = reason.splitlines()[-1] if reason else type(exc).__name__
+                    else:
+                        if _current.ending is not None:  # asked to end; it returned first
+                            state, reason = _current.ending
+                            code = None
+                    _wandb_finish(0 if state == "finished" else 1)
         finally:
             _current = None
             self._hook.capture.retarget(os.devnull)
