@@ -529,3 +529,41 @@ def test_the_category_turn_acts_on_the_first_ask_only(monkeypatch: pytest.Monkey
     first, second = next(asks), next(asks)
     assert len(wrapped) == 1
     assert first != second
+
+
+def test_a_list_of_numbers_is_searched_in_order() -> None:
+    # Batch sizes listed out of order; the runs so far show the loss falling towards 64 from
+    # both sides, and 64 has not run. As unrelated categories the model knows nothing of 64
+    # (it went back to the best run's 128); in numeric order 64 lies between the best runs.
+    spec = make_spec(
+        {"bs": {"values": [256, 16, 128, 32, 64, 8, 512]}, "x": {"min": 0.0, "max": 1.0}}
+    )
+
+    def loss(config: dict[str, Any]) -> float:
+        return (math.log2(config["bs"]) - 6) ** 2 + (config["x"] - 0.5) ** 2
+
+    tried = [(8, 0.1), (16, 0.9), (512, 0.5), (256, 0.3), (32, 0.6), (128, 0.45)]
+    history = [
+        RunRecord(f"r{i}", "finished", {"bs": bs, "x": x}, loss({"bs": bs, "x": x}))
+        for i, (bs, x) in enumerate(tried)
+    ]
+    plain = Settings(greedy_every=0, category_every=0)  # expected improvement alone
+    for seed in range(3):
+        config = suggest(spec, history, random.Random(seed), plain)
+        assert config is not None and config["bs"] == 64
+    as_categories = Settings(greedy_every=0, category_every=0, ordinal=False)
+    assert suggest(spec, history, random.Random(0), as_categories)["bs"] != 64
+
+
+def test_only_lists_of_three_or_more_plain_numbers_are_ordered() -> None:
+    from sweepctl.search.bayes import _ranks
+
+    def ranks(values: list[Any]) -> tuple[int, ...] | None:
+        [dim] = Space.of(make_spec({"p": {"values": values}})).dims
+        return _ranks(dim)
+
+    assert ranks([256, 16, 64.0]) == (2, 0, 1)
+    assert ranks([16, 32]) is None  # two values: order says nothing more
+    assert ranks([1, 2, "3"]) is None
+    assert ranks([0, 1, True]) is None  # a bool is a choice, not a number
+    assert ranks([1.0, 2.0, float("inf")]) is None
