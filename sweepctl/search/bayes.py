@@ -134,7 +134,7 @@ from itertools import product
 from typing import Any
 
 from sweepctl.search.contract import RunRecord
-from sweepctl.search.latent import Dim, Space, _number
+from sweepctl.search.latent import Space
 from sweepctl.spec.model import Metric, SweepSpec
 
 OBSERVED = ("finished", "stopped")
@@ -165,9 +165,6 @@ class Settings:
     greedy_beta: float = 1.0  # ...maximises the mean + sqrt(beta) standard deviations (0: off)
     category_every: int = 8  # GP, one run at a time, from local_until values on: one suggestion
     # in this many takes another value of a categorical parameter than the best run's (0: off)
-    ordinal: bool = True  # a values: list of 3 or more numbers is ordered (its rank), not a
-    # set of unrelated categories
-    ordinal_turns: bool = True  # EXPERIMENT: ordered lists take category turns too
 
 
 DEFAULT = Settings()
@@ -303,7 +300,6 @@ def _quiet() -> Iterator[None]:
 
 
 def _sampler(
-    ordered_turns: dict[str, int],
     settings: Settings,
     n_values: int,
     n_runs: int,
@@ -330,7 +326,6 @@ def _sampler(
         other_category = not (early or in_flight or greedy) and c > 1 and n_runs % c == c - 2
         return LocalGPSampler(
             category_turn=n_runs // c if other_category else None,
-            ordered_turns=ordered_turns,
             greedy_beta=settings.greedy_beta if greedy else None,
             boxes=settings.early_boxes if early and not in_flight else 1,
             local_side=min((side for side in sides if 0.0 < side < 1.0), default=0.0),
@@ -400,12 +395,9 @@ def _model(
         )
         from optuna.trial import TrialState
 
-        ranks = [_ranks(dim) if settings.ordinal else None for dim in space.dims]
         distributions: dict[str, Any] = {}
-        for dim, rank in zip(space.dims, ranks, strict=True):
-            if rank is not None:
-                distributions[dim.name] = IntDistribution(0, len(rank) - 1)
-            elif dim.kind == "index":
+        for dim in space.dims:
+            if dim.kind == "index":
                 distributions[dim.name] = CategoricalDistribution(tuple(range(len(dim.choices))))
             elif dim.kind == "int":
                 distributions[dim.name] = IntDistribution(int(dim.low), int(dim.high))
@@ -417,9 +409,6 @@ def _model(
             seen = _warped(seen, maximize)
         study = optuna.create_study(
             sampler=_sampler(
-                {d.name: len(r) for d, r in zip(space.dims, ranks, strict=True) if r}
-                if settings.ordinal_turns
-                else {},
                 settings,
                 n_values,
                 len(seen),
@@ -445,8 +434,8 @@ def _model(
                 datetime_start=now,
                 datetime_complete=None if running else now,
                 params={
-                    d.name: _optuna_value(d.kind, x) if r is None else r[int(x)]
-                    for d, r, x in zip(space.dims, ranks, o.point, strict=True)
+                    d.name: _optuna_value(d.kind, x)
+                    for d, x in zip(space.dims, o.point, strict=True)
                 },
                 distributions=distributions,
                 user_attrs={},
@@ -457,28 +446,7 @@ def _model(
     for _ in range(_RETRIES):
         with _quiet():
             trial = study.ask(distributions)
-        yield tuple(
-            float(trial.params[d.name] if r is None else r.index(trial.params[d.name]))
-            for d, r in zip(space.dims, ranks, strict=True)
-        )
-
-
-def _ranks(dim: Dim) -> tuple[int, ...] | None:
-    """For a ``values:`` list of three or more plain numbers (a batch size, a layer count): the
-    rank of each choice in numeric order, which the model searches instead of the choices as
-    unrelated categories (the loss of a batch size of 64 says something about 32 and 128);
-    None for any other dimension. The rank spaces geometric lists (16, 32, 64, ...) evenly, as
-    their log would."""
-    if dim.kind != "index" or len(dim.choices) < 3:
-        return None
-    numbers = [_number(v) for v in dim.choices]
-    if any(n is None or not math.isfinite(n) for n in numbers):
-        return None
-    order = sorted(range(len(numbers)), key=lambda i: numbers[i])
-    rank = [0] * len(order)
-    for r, i in enumerate(order):
-        rank[i] = r
-    return tuple(rank)
+        yield tuple(float(trial.params[d.name]) for d in space.dims)
 
 
 def _warped(seen: Sequence[Observation], maximize: bool) -> list[Observation]:

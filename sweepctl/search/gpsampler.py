@@ -86,16 +86,14 @@ class _OtherCategory(BaseAcquisitionFunc):
     optimiser's random start points never lie there and its local search moves the one that
     does, the best run, to another value (it tries every value of a categorical coordinate)."""
 
-    def __init__(
-        self, inner: BaseAcquisitionFunc, column: int, value: float, half: float = 0.5
-    ) -> None:
-        self.inner, self.column, self.value, self.half = inner, column, value, half
+    def __init__(self, inner: BaseAcquisitionFunc, column: int, value: float) -> None:
+        self.inner, self.column, self.value = inner, column, value
         super().__init__(np.array(inner.length_scales, dtype=float), inner.search_space)
 
     def eval_acqf(self, x: torch.Tensor) -> torch.Tensor:
         out = self.inner.eval_acqf(x)
         # Optuna's normalised categorical coordinates are the choices' indices.
-        ruled_out = (x[..., self.column] - self.value).abs() < self.half
+        ruled_out = (x[..., self.column] - self.value).abs() < 0.5
         return torch.where(ruled_out, torch.full_like(out, _RULED_OUT), out)
 
 
@@ -121,7 +119,6 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         boxes: int = 1,
         greedy_beta: float | None = None,
         category_turn: int | None = None,
-        ordered_turns: dict[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
         if prior_mean not in ("mean", "worst"):
@@ -134,12 +131,6 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         self._ranked: np.ndarray | None = None  # the observed points, best first
         self._category_turn = category_turn
         self._observed: np.ndarray | None = None  # the observed points (normalised)
-        self._ordered_turns = ordered_turns or {}
-        self._names: list[str] = []
-
-    def sample_relative(self, study: Any, trial: Any, search_space: dict[str, Any]) -> Any:
-        self._names = list(search_space)  # the columns of Optuna's internal search space
-        return super().sample_relative(study, trial, search_space)
 
     def _get_acqf_and_best_params(
         self,
@@ -208,18 +199,14 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         """On a category turn: the categorical dimensions take turns (by the turn's number);
         the chosen one's value in the best run is ruled out if more than half of the runs have
         it (the sweep has settled on it), else the acquisition is left as it is."""
-        halves = {int(c): 0.5 for c in np.flatnonzero(acqf.search_space.is_categorical)}
-        for name, size in self._ordered_turns.items():
-            if name in self._names:  # normalised: value k at (k + 0.5) / size
-                halves[self._names.index(name)] = 0.5 / size
-        columns = sorted(halves)
-        if not columns or self._observed is None or self._category_turn is None:
+        categorical = np.flatnonzero(acqf.search_space.is_categorical)
+        if not len(categorical) or self._observed is None or self._category_turn is None:
             return acqf
-        column = columns[self._category_turn % len(columns)]
-        value, half = float(best[column]), halves[column]
-        if np.mean(np.abs(self._observed[:, column] - value) < half) <= 0.5:
+        column = int(categorical[self._category_turn % len(categorical)])
+        value = float(best[column])
+        if np.mean(np.abs(self._observed[:, column] - value) < 0.5) <= 0.5:
             return acqf
-        return _OtherCategory(acqf, column, value, half)
+        return _OtherCategory(acqf, column, value)
 
     def _centre(self, best: np.ndarray, columns: Any, side: float) -> np.ndarray:
         """The run the box is centred on: with ``boxes`` > 1, the suggestions take turns (by
