@@ -29,6 +29,8 @@ improvement pushes suggestions to the corners for being far from the pending run
 sqrt(beta) standard deviations, for bayes.py's greedy turns. With ``category_turn`` its first
 ask rules out the best run's value of one categorical parameter (they take turns by the
 turn's number), if more than half of the runs have that value: bayes.py's category turns.
+``acq_starts`` sets how many local searches of the acquisition Optuna's optimiser runs (its
+own: 10).
 Otherwise it is Optuna's sampler unchanged.
 
 Imports Optuna and torch: import this module only where the GP is used.
@@ -119,11 +121,14 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         boxes: int = 1,
         greedy_beta: float | None = None,
         category_turn: int | None = None,
+        acq_starts: int | None = None,
         **kwargs: Any,
     ) -> None:
         if prior_mean not in ("mean", "worst"):
             raise ValueError(f"prior_mean must be 'mean' or 'worst', not {prior_mean!r}")
         super().__init__(**kwargs)
+        if acq_starts is not None:
+            self._n_local_search = acq_starts  # Optuna's: 10
         self._local_side = local_side
         self._prior_mean = prior_mean
         self._boxes = boxes

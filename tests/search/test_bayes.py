@@ -20,7 +20,7 @@ from search_forms import EVERY_FORM, check_every_form
 
 from sweepctl.search import RunRecord
 from sweepctl.search import random as random_search
-from sweepctl.search.bayes import Settings, observations, suggest
+from sweepctl.search.bayes import DEFAULT, Settings, observations, suggest
 from sweepctl.search.grid import value_key
 from sweepctl.search.latent import Space
 from sweepctl.spec.model import build_spec
@@ -463,6 +463,42 @@ def test_the_greedy_acquisition_is_mean_plus_sd_for_one_ask(prior: str) -> None:
     # One ask only: asked again (its proposal was taken), the sampler is expected improvement.
     again, _ = sampler._get_acqf_and_best_params(trials, [fitted], space, x, None, y[:, None])
     assert type(again).__name__ == "LogEI"
+
+
+def test_late_in_a_sweep_every_other_suggestion_stays_near_the_best_run() -> None:
+    """One run at a time, from 25 values on, the suggestions made when the model sees an even
+    number of runs optimise the acquisition in a box of side 0.1 (of each range) round the best
+    run; odd numbers, fewer values and claims with runs in flight are as without the box."""
+    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    spec = make_spec({"x": {"min": -5.0, "max": 5.0}, "y": {"min": -5.0, "max": 5.0}})
+
+    def bumpy(c: dict[str, Any]) -> float:
+        return math.sin(3 * c["x"]) + math.cos(2 * c["y"]) + 0.1 * (c["x"] ** 2 + c["y"] ** 2)
+
+    history = sweep(spec, 30, objective=bumpy)
+    off = Settings(late_after=0)
+
+    def distance(runs: list[RunRecord], settings: Settings = DEFAULT) -> float:
+        config = suggest(spec, runs, random.Random(0), settings)
+        best = min((r for r in runs if r.metric is not None), key=lambda r: r.metric).config
+        return max(abs(config["x"] - best["x"]), abs(config["y"] - best["y"]))
+
+    for n in (26, 28):
+        assert distance(history[:n]) <= 1.0 + 1e-9  # 0.1 of the range of 10
+        assert distance(history[:n], off) > 1.0, "without the box it looks farther off"
+    in_flight = [*history[:27], RunRecord("r27", "running", {"x": 0.0, "y": 0.0}, None)]
+    for runs in (history[:24], history[:27], history[:29], in_flight):
+        assert distance(runs) == distance(runs, off)
+
+
+def test_one_run_at_a_time_the_acquisition_gets_more_local_searches() -> None:
+    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    from sweepctl.search.bayes import _sampler
+
+    alone = _sampler(DEFAULT, 30, 31, False, 0, {})
+    with_pending = _sampler(DEFAULT, 30, 31, True, 0, {})
+    assert alone._n_local_search == DEFAULT.acq_starts == 30
+    assert with_pending._n_local_search == 10  # Optuna's own
 
 
 def _settled_on_a(counts: dict[str, int], slope: float = 1.0) -> list[RunRecord]:
