@@ -253,11 +253,11 @@ class FunctionAgent(Agent):
             self._write_run_files(run, files)
             return open(files.log, "a", encoding="utf-8")  # closed by the with below
 
-        log_file = self._written_or_given_back(run, files, write)
         variables = run_variables(
             os.environ, sweep=self.sweep, spec=self.spec, run=run, files=files
         )
         saved = {key: os.environ.get(key) for key in [*variables, "WANDB_SWEEP_ID"]}
+        log_file = self._written_or_given_back(run, files, write)
         state, code, reason = "finished", 0, None
         # Everything from here on is undone in the finally, whichever step raises: the
         # environment, the capture's target, the watch and the log file.

@@ -89,24 +89,28 @@ suggests, with six changes measured in bench/parallel_quick.py and bench/search.
   against 1.5e-5 at 50). Every 4th: svc_digits 0.0167 (seeds 0-9); with 4 agents (the turn made
   while runs are in flight) the surrogate was 2.8-11x worse at 40 runs, so with runs in flight
   there is no such turn. Spaces without a categorical parameter are unchanged.
-* one run at a time, the acquisition's local searches start from ``acq_starts`` (30) points
-  instead of Optuna's 10, and from ``late_after`` (25) values on, every other suggestion (those
-  made when the model sees an even number of runs) optimises it in a box of side
-  ``late_side`` (0.1) round the best run: late in a sweep expected improvement has narrow
-  peaks (Rosenbrock's curved valley, the floor of Levy's basin) that 10 starts miss, and the
-  small box refines the best run the way a local search would, between suggestions that keep
-  looking over the whole space. Chosen in bench/parallel_quick.py (2026-12-08, seventh session)
-  on the tuning half, one agent, median regret at 40 | 50 runs, seeds 0-9, before -> after:
-  branin 6.1e-5 | 2.5e-5 -> 2.5e-5 | 8.2e-6, hartmann6 8.5e-5 | 5.4e-5 -> 1.3e-4 | 5.4e-5,
-  rosenbrock 46.5 | 22.9 -> 32.3 | 19.6, levy 0.105 | 0.077 -> 0.046 | 0.0018, the surrogate
-  2.0e-5 | 5.1e-6 -> 5.3e-5 | 5.4e-6 (svc_digits' best value 0.0183 | 0.0158 -> 0.0167 |
-  0.0158); on seeds 20-29 branin, hartmann6 (0.0044 -> 8.2e-5 at 50), rosenbrock (40.8 -> 16.7)
-  and the surrogate better at 50 runs, levy worse (0.086 -> 0.113; 0.147 -> 0.459 at 40).
-  Either alone was less even (30 starts alone: levy 0.020 at 50; the box alone: rosenbrock
-  22.6; a box of side 0.2: rosenbrock worse). With runs in flight 30 starts made levy 1.5x
-  worse at 50 runs with 4 agents and the trap on hartmann6 no rarer, so claims with runs in
-  flight keep Optuna's 10 and no late box. A suggestion then takes about a third longer
-  (0.16 -> 0.21 s at 50 runs on hartmann6, 0.19 -> 0.28 s on the surrogate, 2 busy cores).
+* one run at a time, the acquisition's optimiser runs ``acq_starts`` (30) local searches
+  instead of Optuna's 10, and from ``late_after`` (25) values on, the suggestions made when the
+  model sees an even number of runs (the first at 26; greedy and category turns excepted, as
+  they look away from the best run) optimise it in a box of side ``late_side`` (0.1 of each
+  continuous parameter's latent range; discrete and categorical ones keep their full range)
+  round the best run: late in a sweep expected improvement has narrow peaks (Rosenbrock's
+  curved valley, the floor of Levy's basin) that 10 starts miss, and the small box refines the
+  best run the way a local search would, between suggestions that keep looking over the whole
+  space. Chosen in bench/parallel_quick.py (2026-12-08, seventh session) on the tuning half,
+  one agent, median regret at 40 | 50 runs, seeds 0-9, before -> after: branin 6.1e-5 | 2.5e-5
+  -> 2.5e-5 | 8.2e-6, hartmann6 8.5e-5 | 5.4e-5 -> 1.3e-4 | 5.4e-5, rosenbrock 46.5 | 22.9 ->
+  32.3 | 19.6, levy 0.105 | 0.077 -> 0.046 | 0.0018; on seeds 20-29 branin, hartmann6 (0.0044
+  -> 8.2e-5 at 50) and rosenbrock (40.8 -> 16.7) better at 50 runs, levy worse (0.086 ->
+  0.113; 0.147 -> 0.459 at 40). Either alone was less even (30 starts alone: levy 0.020 at
+  50; the box alone: rosenbrock 22.6; a box of side 0.2: rosenbrock worse). The first version
+  also boxed the category turns that fall on even numbers of runs, which kept another
+  category's continuous parameters next to the best run's; the mixed problems' figures (the
+  surrogate, svc_digits, and the held-back half's) are in bench/results/parallel_quick.md. With
+  runs in flight 30 starts made levy 1.5x worse at 50 runs with 4 agents and the trap on
+  hartmann6 no rarer, so claims with runs in flight keep Optuna's 10 and no late box. A
+  suggestion takes a third to a half longer (one at a time at 50 runs, median of 4: 0.16 ->
+  0.21 s on hartmann6, 0.19 -> 0.28 s on the surrogate, on 2 busy cores).
 
 The early box costs something: it settles the sweep in the basin of the best quasi-random
 run, and on hartmann6 that is a local minimum on half or more of 20 seeds with one box (median
@@ -183,11 +187,13 @@ class Settings:
     greedy_beta: float = 1.0  # ...maximises the mean + sqrt(beta) standard deviations (0: off)
     category_every: int = 8  # GP, one run at a time, from local_until values on: one suggestion
     # in this many takes another value of a categorical parameter than the best run's (0: off)
-    late_after: int = 25  # GP, one run at a time, from this many values on (0: never), every
-    late_side: float = 0.1  # other suggestion's acquisition is optimised in a box this wide
-    # round the best run
+    # GP, one run at a time, from late_after values on (0: never): the suggestions made when the
+    # model sees an even number of runs (not greedy or category turns) optimise the acquisition
+    # in a box of side late_side round the best run (as local_side: of each continuous range)
+    late_after: int = 25
+    late_side: float = 0.1
     acq_starts: int = 30  # GP, one run at a time: local searches of the acquisition (Optuna's
-    # 10 while runs are in flight)
+    # own number while runs are in flight)
 
 
 DEFAULT = Settings()
@@ -333,23 +339,35 @@ def _sampler(
     """The sampler for one suggestion; ``n_runs``: the runs the model sees, with values or in
     flight (whose count decides the greedy turns)."""
     if _uses_gp(settings, n_values):
+        from optuna.distributions import CategoricalDistribution
+
         from sweepctl.search.gpsampler import LocalGPSampler
 
         early = n_values < settings.local_until
-        sides = [
-            settings.local_side if early else 0.0,
-            settings.pending_side if in_flight else 0.0,
-        ]
-        late = 0 < settings.late_after <= n_values and not in_flight and n_runs % 2 == 0
-        if late:  # n_runs even: never a greedy turn (4j + 1)
-            sides.append(settings.late_side)
         k = settings.greedy_every
         # n_runs = 4j + 1 for k = 4
         greedy = not early and k > 0 and settings.greedy_beta > 0 and (n_runs - 1) % k == 0
         c = settings.category_every
         # n_runs = 8j + 6 for c = 8; a greedy turn takes precedence (with greedy_every 4 they
         # never meet: those are 4j + 1).
-        other_category = not (early or in_flight or greedy) and c > 1 and n_runs % c == c - 2
+        other_category = (
+            not (early or in_flight or greedy)
+            and c > 1
+            and n_runs % c == c - 2
+            and any(isinstance(d, CategoricalDistribution) for d in space.values())
+        )
+        # n_runs even, from late_after values on; not on a greedy or category turn, which look
+        # away from the best run (another category's good region rarely lies next to it).
+        late = (
+            0 < settings.late_after <= n_values
+            and not (in_flight or greedy or other_category)
+            and n_runs % 2 == 0
+        )
+        sides = [
+            settings.local_side if early else 0.0,
+            settings.pending_side if in_flight else 0.0,
+            settings.late_side if late else 0.0,
+        ]
         return LocalGPSampler(
             category_turn=n_runs // c if other_category else None,
             acq_starts=None if in_flight else settings.acq_starts,

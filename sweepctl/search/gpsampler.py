@@ -24,7 +24,8 @@ the space where it would stick out. Discrete and categorical parameters keep the
 full range. With ``boxes`` 2 the suggestions take turns between that box and one centred on
 the best run more than a box's side from the best (a second region; bayes.py asks for it one
 run at a time). bayes.py also asks for a box while runs are in flight, where q-batch expected
-improvement pushes suggestions to the corners for being far from the pending runs. With
+improvement pushes suggestions to the corners for being far from the pending runs, and, one
+run at a time late in a sweep, a small one on every other suggestion. With
 ``greedy_beta`` the acquisition of its first ask is the GP's upper confidence bound, mean +
 sqrt(beta) standard deviations, for bayes.py's greedy turns. With ``category_turn`` its first
 ask rules out the best run's value of one categorical parameter (they take turns by the
@@ -106,11 +107,11 @@ class LocalGPSampler(optuna.samplers.GPSampler):
     """GPSampler with a pessimistic prior mean, whose acquisition is optimised near the
     incumbent (see the module docstring).
 
-    ``local_side`` 0 (or 1 and more), ``prior_mean="mean"``, ``greedy_beta=None`` and
-    ``category_turn=None`` give Optuna's sampler unchanged. The sampler is made for one
-    suggestion (bayes.py builds a study per call), so these are fixed at construction;
-    ``greedy_beta`` and ``category_turn`` act on the first ask that reaches the GP and are then
-    dropped (later asks are retries of the same suggestion).
+    ``local_side`` 0 (or 1 and more), ``prior_mean="mean"``, ``greedy_beta=None``,
+    ``category_turn=None`` and ``acq_starts=None`` give Optuna's sampler unchanged. The sampler
+    is made for one suggestion (bayes.py builds a study per call), so these are fixed at
+    construction; ``greedy_beta`` and ``category_turn`` act on the first ask that reaches the GP
+    and are then dropped (later asks are retries of the same suggestion).
     """
 
     def __init__(
@@ -128,7 +129,7 @@ class LocalGPSampler(optuna.samplers.GPSampler):
             raise ValueError(f"prior_mean must be 'mean' or 'worst', not {prior_mean!r}")
         super().__init__(**kwargs)
         if acq_starts is not None:
-            self._n_local_search = acq_starts  # Optuna's: 10
+            self._n_local_search = acq_starts  # read by GPSampler._optimize_acqf
         self._local_side = local_side
         self._prior_mean = prior_mean
         self._boxes = boxes

@@ -491,14 +491,55 @@ def test_late_in_a_sweep_every_other_suggestion_stays_near_the_best_run() -> Non
         assert distance(runs) == distance(runs, off)
 
 
-def test_one_run_at_a_time_the_acquisition_gets_more_local_searches() -> None:
+def test_one_run_at_a_time_the_acquisition_gets_more_local_searches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """30 local searches of Optuna's acquisition optimiser with no run in flight, Optuna's own
+    10 with one; spied on where Optuna's sampler calls the optimiser."""
     pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    from optuna._gp import optim_mixed
+
+    searches: list[int] = []
+    real = optim_mixed.optimize_acqf_mixed
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        searches.append(kwargs["n_local_search"])
+        return real(*args, **kwargs)
+
+    from optuna.samplers._gp import sampler as gp_sampler
+
+    monkeypatch.setattr(optim_mixed, "optimize_acqf_mixed", spy)
+    # Optuna's sampler reaches the module through a lazy proxy, which keeps what it has read.
+    monkeypatch.setattr(gp_sampler.optim_mixed, "optimize_acqf_mixed", spy)
+    spec = make_spec({"x": {"min": -5.0, "max": 5.0}, "y": {"min": -5.0, "max": 5.0}})
+    history = sweep(spec, 12, objective=lambda c: (c["x"] - 1) ** 2 + c["y"] ** 2, settings=FAST)
+    suggest(spec, history, random.Random(0))
+    alone = list(searches)
+    searches.clear()
+    suggest(spec, [*history, RunRecord("r12", "running", {"x": 0.5, "y": 0.5})], random.Random(0))
+    assert alone and set(alone) == {DEFAULT.acq_starts} and DEFAULT.acq_starts == 30
+    assert searches and set(searches) == {10}
+
+
+def test_the_late_box_skips_the_greedy_and_category_turns() -> None:
+    """Which suggestions get the late box (side 0.1), one run at a time; in a space with a
+    categorical parameter the category turns (8j + 6 runs) look over the whole range, as they
+    look for another category's good region; in one without, there is no such turn."""
+    pytest.importorskip("torch", reason="without torch, bayes uses TPE")
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
     from sweepctl.search.bayes import _sampler
 
-    alone = _sampler(DEFAULT, 30, 31, False, 0, {})
-    with_pending = _sampler(DEFAULT, 30, 31, True, 0, {})
-    assert alone._n_local_search == DEFAULT.acq_starts == 30
-    assert with_pending._n_local_search == 10  # Optuna's own
+    numbers = {"x": FloatDistribution(0.0, 1.0)}
+    mixed = {**numbers, "opt": CategoricalDistribution((0, 1, 2))}
+
+    def side(runs: int, space: dict[str, Any]) -> float:
+        return _sampler(DEFAULT, runs, runs, False, 0, space)._local_side
+
+    assert [side(n, numbers) for n in (24, 25, 26, 28, 29, 30)] == [0, 0, 0.1, 0.1, 0, 0.1]
+    assert [side(n, mixed) for n in (26, 28, 30, 32, 38)] == [0.1, 0.1, 0, 0.1, 0]
+    assert _sampler(DEFAULT, 30, 30, False, 0, mixed)._category_turn is not None
+    assert _sampler(DEFAULT, 30, 30, False, 0, numbers)._category_turn is None
 
 
 def _settled_on_a(counts: dict[str, int], slope: float = 1.0) -> list[RunRecord]:
