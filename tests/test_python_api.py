@@ -183,7 +183,8 @@ def test_a_run_whose_set_up_raises_leaves_the_environment_as_it_was(
     monkeypatch.setenv("WANDB_SWEEP_ID", "outer-sweep")
     before = dict(os.environ)
     sweep_id = sweepctl.sweep(GRID, storage=store)
-    sweepctl.agent(sweep_id, function=lambda: None, storage=store, count=1)
+    with pytest.raises(SweepctlError, match="set-up broke"):  # as `sweepctl agent` fails
+        sweepctl.agent(sweep_id, function=lambda: None, storage=store, count=1)
     assert dict(os.environ) == before  # no run's WANDB_RUN_ID, config path or sweep id left
     [run] = sweepctl.runs(sweep_id, storage=store).runs
     assert run.state == "failed" and "set-up broke" in (run.reason or "")

@@ -215,6 +215,8 @@ class FunctionAgent(Agent):
             done.set()
             keeper.join()
             self._guarded(lambda: self.store.end_agent(self.agent_id))
+        if self._fatal is not None:  # as the CLI's agent: sweepctl itself failed
+            raise self._fatal
         return self.report
 
     def _interrupted(self) -> None:
