@@ -27,7 +27,7 @@ Until ``n_startup`` (4) runs have values, configs are quasi-random: a scrambled 
 sequence in the unit cube, mapped through each parameter's W&B distribution (so the first runs
 follow the sweep's priors, probabilities included). Then Optuna's GPSampler (Matern-5/2 with
 one length scale per parameter, log expected improvement, q-batch over the runs in flight)
-suggests, with six changes measured in bench/parallel_quick.py and bench/search.py:
+suggests, with these changes, measured in bench/parallel_quick.py and bench/search.py:
 
 * the GP's prior mean is the worst value observed, not the mean of the values
   (sweepctl.search.gpsampler): with Optuna's mean, expected improvement kept sending
@@ -109,8 +109,8 @@ suggests, with six changes measured in bench/parallel_quick.py and bench/search.
   surrogate, svc_digits, and the held-back half's) are in bench/results/parallel_quick.md. With
   runs in flight 30 starts made levy 1.5x worse at 50 runs with 4 agents and the trap on
   hartmann6 no rarer, so claims with runs in flight keep Optuna's 10 and no late box. A
-  suggestion takes a third to a half longer (one at a time at 50 runs, median of 4: 0.16 ->
-  0.21 s on hartmann6, 0.19 -> 0.28 s on the surrogate, on 2 busy cores).
+  suggestion one at a time, 50-57 runs of random configs, median of 8, idle machine: 0.060 ->
+  0.062 s on hartmann6, 0.091 -> 0.133 s on the surrogate.
 
 The early box costs something: it settles the sweep in the basin of the best quasi-random
 run, and on hartmann6 that is a local minimum on half or more of 20 seeds with one box (median
