@@ -32,6 +32,9 @@ ask rules out the best run's value of one categorical parameter (they take turns
 turn's number), if more than half of the runs have that value: bayes.py's category turns.
 ``acq_starts`` sets how many local searches of the acquisition Optuna's optimiser runs (its
 own: 10).
+:func:`loo_log_density` fits the GP the sampler would to a set of values and scores how well it
+predicts each of them from the others: bayes.py chooses between the values and their logs with
+it.
 Otherwise it is Optuna's sampler unchanged.
 
 Imports Optuna and torch: import this module only where the GP is used.
@@ -227,3 +230,35 @@ class LocalGPSampler(optuna.samplers.GPSampler):
             if all(np.abs(point[columns] - c[0, columns]).max() > side for c in centres):
                 centres.append(point[np.newaxis])
         return centres[len(self._ranked) % len(centres)]
+
+
+def loo_log_density(x: np.ndarray, categorical: np.ndarray, t: np.ndarray) -> float:
+    """The leave-one-out log predictive density of values ``t`` (standardised, larger is
+    worse) at normalised points ``x`` under the GP the sampler would fit to them (Optuna's
+    kernel and priors, the worst value as prior mean). bayes.py compares two scales of the
+    same values with it."""
+    from optuna._gp import prior
+
+    y = t.max() - t  # larger is better, as in Optuna, the worst at 0
+    regressor = gp.fit_kernel_params(
+        X=np.asarray(x, dtype=float),
+        Y=y,
+        is_categorical=np.asarray(categorical, dtype=bool),
+        log_prior=prior.default_log_prior,
+        minimum_noise=prior.DEFAULT_MINIMUM_NOISE_VAR,
+        deterministic_objective=False,
+        gpr_cache=None,
+    )
+    return float(leave_one_out(regressor, y).sum())
+
+
+def leave_one_out(regressor: gp.GPRegressor, y: np.ndarray) -> np.ndarray:
+    """Each observation's log density under the GP fitted to the others, the kernel's
+    parameters kept: in closed form from the inverse of the covariance matrix (Rasmussen and
+    Williams, "Gaussian Processes for Machine Learning", eq. 5.12)."""
+    with torch.no_grad():
+        cov = regressor.kernel().numpy() + float(regressor.noise_var) * np.eye(len(y))
+    inverse = np.linalg.inv(cov)
+    var = 1.0 / np.diag(inverse)
+    residual = (inverse @ y) * var  # y_i minus its leave-one-out mean
+    return -0.5 * np.log(2 * np.pi * var) - 0.5 * residual**2 / var

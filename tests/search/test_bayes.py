@@ -6,6 +6,7 @@ bench/bayes_quick.py, not asserted here; tests never assert wall-clock times.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
@@ -606,3 +607,90 @@ def test_the_category_turn_acts_on_the_first_ask_only(monkeypatch: pytest.Monkey
     first, second = next(asks), next(asks)
     assert len(wrapped) == 1
     assert first != second
+
+
+def test_leave_one_out_in_closed_form_matches_refitting_without_each_point() -> None:
+    """The closed form gives, for every observation, the density the same GP (kernel parameters
+    kept) predicts for it from the others: checked by conditioning on n - 1 points."""
+    pytest.importorskip("torch", reason="the GP needs torch")
+    import numpy as np
+    import torch
+    from optuna._gp import gp
+
+    from sweepctl.search.gpsampler import leave_one_out
+
+    rng = np.random.default_rng(0)
+    x = rng.random((12, 2))
+    y = np.sin(4 * x[:, 0]) + x[:, 1] ** 2
+    params = {
+        "is_categorical": torch.tensor([False, False]),
+        "inverse_squared_lengthscales": torch.tensor([4.0, 2.0], dtype=torch.float64),
+        "kernel_scale": torch.tensor(1.5, dtype=torch.float64),
+        "noise_var": torch.tensor(1e-3, dtype=torch.float64),
+    }
+    whole = gp.GPRegressor(X_train=torch.from_numpy(x), y_train=torch.from_numpy(y), **params)
+    closed = leave_one_out(whole, y)
+    for i in range(len(y)):
+        rest = np.arange(len(y)) != i
+        part = gp.GPRegressor(
+            X_train=torch.from_numpy(x[rest]), y_train=torch.from_numpy(y[rest]), **params
+        )
+        part._cache_matrix()
+        mean, var = (v.item() for v in part.posterior(torch.from_numpy(x[i])))
+        var += params["noise_var"].item()
+        direct = -0.5 * math.log(2 * math.pi * var) - 0.5 * (y[i] - mean) ** 2 / var
+        assert closed[i] == pytest.approx(direct, rel=1e-6, abs=1e-6)
+
+
+def _sweep_seen(objective: Any, bounds: tuple[float, float], dims: int, seed: int) -> Any:
+    """The space and observations of a 25-run bayes sweep on the raw values."""
+    from sweepctl.search.bayes import observations
+
+    names = [f"x{i}" for i in range(dims)]
+    spec = make_spec({n: {"min": bounds[0], "max": bounds[1]} for n in names})
+    history = sweep(
+        spec,
+        25,
+        objective=lambda c: objective(*(c[n] for n in names)),
+        seed=seed,
+        settings=Settings(log_margin=None),
+    )
+    space = Space.of(spec)
+    return space, observations(space, spec.metric, history)
+
+
+def _rosenbrock(*x: float) -> float:
+    return sum(100 * (b - a**2) ** 2 + (1 - a) ** 2 for a, b in itertools.pairwise(x))
+
+
+def _branin(x: float, y: float) -> float:
+    return (
+        (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2
+        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x)
+        + 10
+    )
+
+
+def test_the_gp_fits_log_values_where_they_span_decades_and_not_elsewhere() -> None:
+    """25 runs into a sweep, 4-D Rosenbrock's values (from about 10 to 10^5) are predicted
+    better on a log scale, Branin's (0.4 to 300: a plateau and three minima) on their own: the
+    choice follows the leave-one-out densities. Values that are not all positive are never
+    logged."""
+    pytest.importorskip("torch", reason="the GP needs torch")
+    assert DEFAULT.log_margin == 5.0
+    from sweepctl.search.bayes import Observation, _for_gp, _log_fits_better, _warped
+
+    space, seen = _sweep_seen(_rosenbrock, (-5.0, 10.0), 4, seed=1)
+    assert _log_fits_better(space, seen, False, DEFAULT.log_margin)
+    logged = [Observation(o.point, math.log(o.value)) for o in seen]
+    assert _for_gp(space, seen, False, DEFAULT.log_margin) == _warped(logged, False)
+    assert _for_gp(space, seen, False, None) == _warped(seen, False)  # None: never
+
+    space, seen = _sweep_seen(_branin, (0.0, 10.0), 2, seed=0)
+    assert not _log_fits_better(space, seen, False, DEFAULT.log_margin)
+    assert _for_gp(space, seen, False, DEFAULT.log_margin) == _warped(seen, False)
+
+    space, seen = _sweep_seen(_rosenbrock, (-5.0, 10.0), 4, seed=1)
+    lowest = min(o.value for o in seen)
+    shifted = [Observation(o.point, o.value - lowest) for o in seen]  # one value at 0
+    assert not _log_fits_better(space, shifted, False, -math.inf)  # not all positive: never
