@@ -42,7 +42,8 @@ suggests, with these changes, measured in bench/parallel_quick.py and bench/sear
 * where every value is positive, the GP may be fitted to log(value) instead (then warped as
   above): to the scale on which it predicts the runs better, by the leave-one-out log
   predictive density of each fit taken back to the values' own units through the transforms'
-  derivatives, log winning only by more than ``log_margin`` (5) nats (:func:`_log_fits_better`).
+  derivatives, log winning only by more than ``log_margin`` (5) nats (:func:`_log_fits_better`),
+  from ``local_until`` (10) values on.
   Losses that span decades (Rosenbrock's) are smoother on a log scale, most are not (Branin's
   plateau, Levy's ripples near 0): fitting log(value) always made branin 550x worse at 50
   runs, and a rule on the span of the values alone made levy 17x worse. Chosen in
@@ -53,7 +54,11 @@ suggests, with these changes, measured in bench/parallel_quick.py and bench/sear
   4 agents rosenbrock 46.1 -> 37.6, levy 0.165 -> 0.096, branin 3.4e-5 -> 1.9e-5, the
   surrogate 3.2e-5 -> 2.5e-5, svc_digits 0.0175 -> 0.0192; seeds 20-29, one agent,
   rosenbrock 17 -> 13.6 (76 -> 25 at 40), levy and the surrogate even, branin 2.6e-5 ->
-  3.3e-5, svc_digits 0.0175 -> 0.0183. Margins of 0 and 10 nats were less even. Two more GP
+  3.3e-5, svc_digits 0.0175 -> 0.0183. Margins of 0 and 10 nats were less even. Those
+  figures are of a first version that chose from 5 values on; in bench/search.py's tuning half
+  it was first at 25 and 50 runs but worse at 10 (mean rank 2.42 -> 3.00, rosenbrock 3.1e3 ->
+  3.7e3, svc_digits one image), where a choice between scales rests on a handful of
+  leave-one-out densities, so the choice waits for 10 values. Two more GP
   fits per suggestion: 42-49 runs of random configs, median of 8, idle machine, rosenbrock
   0.079 -> 0.123 s, the surrogate 0.157 -> 0.200 s (hartmann6's negative values: no fit);
 * while fewer than ``local_until`` (10) runs have values, the acquisition is optimised in a box
@@ -470,7 +475,9 @@ def _model(
         n_values = sum(o.value is not None for o in seen)
         maximize = metric is not None and metric.maximize
         if settings.warp and _uses_gp(settings, n_values):
-            seen = _for_gp(space, seen, maximize, settings.log_margin)
+            # With fewer values than the early box is for, too few to choose a scale by.
+            margin = settings.log_margin if n_values >= settings.local_until else None
+            seen = _for_gp(space, seen, maximize, margin)
         study = optuna.create_study(
             sampler=_sampler(
                 settings,
