@@ -671,26 +671,70 @@ def _branin(x: float, y: float) -> float:
     )
 
 
-def test_the_gp_fits_log_values_where_they_span_decades_and_not_elsewhere() -> None:
+def test_the_gp_fits_log_values_where_they_span_decades_and_not_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """25 runs into a sweep, 4-D Rosenbrock's values (from about 10 to 10^5) are predicted
     better on a log scale, Branin's (0.4 to 300: a plateau and three minima) on their own: the
-    choice follows the leave-one-out densities. Values that are not all positive are never
-    logged."""
+    choice follows the leave-one-out densities, whatever the values' units. Values that are
+    not all positive are never logged, nor scored."""
     pytest.importorskip("torch", reason="the GP needs torch")
     assert DEFAULT.log_margin == 5.0
+    from sweepctl.search import gpsampler
     from sweepctl.search.bayes import Observation, _for_gp, _log_fits_better, _warped
 
-    space, seen = _sweep_seen(_rosenbrock, (-5.0, 10.0), 4, seed=1)
-    assert _log_fits_better(space, seen, False, DEFAULT.log_margin)
-    logged = [Observation(o.point, math.log(o.value)) for o in seen]
-    assert _for_gp(space, seen, False, DEFAULT.log_margin) == _warped(logged, False)
-    assert _for_gp(space, seen, False, None) == _warped(seen, False)  # None: never
+    def scaled(seen: list[Any], factor: float) -> list[Any]:
+        return [Observation(o.point, o.value * factor) for o in seen]
 
-    space, seen = _sweep_seen(_branin, (0.0, 10.0), 2, seed=0)
-    assert not _log_fits_better(space, seen, False, DEFAULT.log_margin)
-    assert _for_gp(space, seen, False, DEFAULT.log_margin) == _warped(seen, False)
+    space, rosenbrock = _sweep_seen(_rosenbrock, (-5.0, 10.0), 4, seed=1)
+    for factor in (1.0, 1e-3, 1e3):  # the densities are compared in the values' own units
+        assert _log_fits_better(space, scaled(rosenbrock, factor), False, DEFAULT.log_margin)
+    logged = [Observation(o.point, math.log(o.value)) for o in rosenbrock]
+    assert _for_gp(space, rosenbrock, False, DEFAULT.log_margin) == _warped(logged, False)
+    assert _for_gp(space, rosenbrock, False, None) == _warped(rosenbrock, False)  # None: never
 
-    space, seen = _sweep_seen(_rosenbrock, (-5.0, 10.0), 4, seed=1)
-    lowest = min(o.value for o in seen)
-    shifted = [Observation(o.point, o.value - lowest) for o in seen]  # one value at 0
-    assert not _log_fits_better(space, shifted, False, -math.inf)  # not all positive: never
+    branin_space, branin = _sweep_seen(_branin, (0.0, 10.0), 2, seed=0)
+    for factor in (1.0, 1e-3, 1e3):
+        assert not _log_fits_better(branin_space, scaled(branin, factor), False, 5.0)
+    assert _for_gp(branin_space, branin, False, DEFAULT.log_margin) == _warped(branin, False)
+
+    scored: list[int] = []
+    real = gpsampler.loo_log_density
+
+    def spy(x: Any, categorical: Any, t: Any) -> float:
+        scored.append(len(t))
+        return real(x, categorical, t)
+
+    monkeypatch.setattr(gpsampler, "loo_log_density", spy)
+    assert _log_fits_better(space, rosenbrock, False, DEFAULT.log_margin)
+    assert scored == [25, 25]  # the values, then their logs
+    lowest = min(o.value for o in rosenbrock)
+    for shift in (lowest, lowest + 1.0):  # one value at 0; one below
+        shifted = [Observation(o.point, o.value - shift) for o in rosenbrock]
+        assert not _log_fits_better(space, shifted, False, -math.inf)
+        assert _for_gp(space, shifted, False, -math.inf) == _warped(shifted, False)
+    assert scored == [25, 25], "values not all positive are not scored"
+
+
+def test_the_scale_is_chosen_from_ten_values_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With fewer than 10 values (the early box's span) the GP sees the values themselves; from
+    10 on, the choice is asked for, with the default margin."""
+    pytest.importorskip("torch", reason="the GP needs torch")
+    from sweepctl.search import bayes
+
+    asked: list[tuple[int, float]] = []
+    real = bayes._log_fits_better
+
+    def spy(space: Any, seen: Any, maximize: bool, margin: float) -> bool:
+        asked.append((sum(o.value is not None for o in seen), margin))
+        return real(space, seen, maximize, margin)
+
+    monkeypatch.setattr(bayes, "_log_fits_better", spy)
+    spec = make_spec({"x": {"min": -5.0, "max": 10.0}, "y": {"min": -5.0, "max": 10.0}})
+    history = sweep(spec, 12, objective=lambda c: _rosenbrock(c["x"], c["y"]), settings=FAST)
+    for n in (5, 9):
+        suggest(spec, history[:n], random.Random(0))
+    assert asked == []
+    suggest(spec, history[:10], random.Random(0))
+    suggest(spec, history[:12], random.Random(0))
+    assert asked == [(10, DEFAULT.log_margin), (12, DEFAULT.log_margin)]
