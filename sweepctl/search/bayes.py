@@ -216,8 +216,9 @@ class Settings:
     late_side: float = 0.1
     acq_starts: int = 30  # GP, one run at a time: local searches of the acquisition (Optuna's
     # own number while runs are in flight)
-    log_margin: float | None = 5.0  # GP, every value positive: fitted to log(value) where that
-    # predicts the runs better by more than this many nats (leave-one-out; None: never)
+    log_margin: float | None = 5.0  # GP with warp, every value positive, from local_until
+    # values on: fitted to log(value) where that predicts the runs better by more than this
+    # many nats (leave-one-out; None: never)
 
 
 DEFAULT = Settings()
@@ -477,7 +478,14 @@ def _model(
         if settings.warp and _uses_gp(settings, n_values):
             # With fewer values than the early box is for, too few to choose a scale by.
             margin = settings.log_margin if n_values >= settings.local_until else None
-            seen = _for_gp(space, seen, maximize, margin)
+            seen = _for_gp(
+                space,
+                seen,
+                maximize,
+                margin,
+                prior_mean=settings.prior_mean,
+                deterministic=settings.deterministic,
+            )
         study = optuna.create_study(
             sampler=_sampler(
                 settings,
@@ -521,17 +529,26 @@ def _model(
 
 
 def _for_gp(
-    space: Space, seen: Sequence[Observation], maximize: bool, margin: float | None
+    space: Space,
+    seen: Sequence[Observation],
+    maximize: bool,
+    margin: float | None,
+    **model: Any,
 ) -> list[Observation]:
     """The observations as the GP sees them: on log(value) where that models them better (see
     :func:`_log_fits_better`), their tail of bad values compressed (:func:`_warped`)."""
-    if margin is not None and _log_fits_better(space, seen, maximize, margin):
+    if margin is not None and _log_fits_better(space, seen, maximize, margin, **model):
         seen = [o if o.value is None else Observation(o.point, math.log(o.value)) for o in seen]
     return _warped(seen, maximize)
 
 
 def _log_fits_better(
-    space: Space, seen: Sequence[Observation], maximize: bool, margin: float
+    space: Space,
+    seen: Sequence[Observation],
+    maximize: bool,
+    margin: float,
+    prior_mean: str = "worst",
+    deterministic: bool = False,
 ) -> bool:
     """Whether the GP predicts the values better on log(value), by more than ``margin`` nats.
 
@@ -567,7 +584,7 @@ def _log_fits_better(
     for scale, jacobian in ((values, 0.0), (np.log(values), -np.log(values).sum())):
         t, log_slope = _standardised(scale, maximize)
         try:
-            fit = loo_log_density(x, categorical, t)
+            fit = loo_log_density(x, categorical, t, prior_mean, deterministic)
         except (RuntimeError, ValueError, np.linalg.LinAlgError):
             return False
         density.append(fit + log_slope.sum() + jacobian)

@@ -232,21 +232,28 @@ class LocalGPSampler(optuna.samplers.GPSampler):
         return centres[len(self._ranked) % len(centres)]
 
 
-def loo_log_density(x: np.ndarray, categorical: np.ndarray, t: np.ndarray) -> float:
+def loo_log_density(
+    x: np.ndarray,
+    categorical: np.ndarray,
+    t: np.ndarray,
+    prior_mean: str = "worst",
+    deterministic: bool = False,
+) -> float:
     """The leave-one-out log predictive density of values ``t`` (standardised, larger is
     worse) at normalised points ``x`` under the GP the sampler would fit to them (Optuna's
-    kernel and priors, the worst value as prior mean). bayes.py compares two scales of the
-    same values with it."""
+    kernel and priors, ``prior_mean`` and ``deterministic`` as :class:`LocalGPSampler` takes
+    them). bayes.py compares two scales of the same values with it."""
     from optuna._gp import prior
 
-    y = t.max() - t  # larger is better, as in Optuna, the worst at 0
+    # Larger is better in Optuna's terms; with the worst as prior mean, the worst at 0.
+    y = t.max() - t if prior_mean == "worst" else -t
     regressor = gp.fit_kernel_params(
         X=np.asarray(x, dtype=float),
         Y=y,
         is_categorical=np.asarray(categorical, dtype=bool),
         log_prior=prior.default_log_prior,
         minimum_noise=prior.DEFAULT_MINIMUM_NOISE_VAR,
-        deterministic_objective=False,
+        deterministic_objective=deterministic,
         gpr_cache=None,
     )
     return float(leave_one_out(regressor, y).sum())

@@ -701,9 +701,9 @@ def test_the_gp_fits_log_values_where_they_span_decades_and_not_elsewhere(
     scored: list[int] = []
     real = gpsampler.loo_log_density
 
-    def spy(x: Any, categorical: Any, t: Any) -> float:
+    def spy(x: Any, categorical: Any, t: Any, *args: Any) -> float:
         scored.append(len(t))
-        return real(x, categorical, t)
+        return real(x, categorical, t, *args)
 
     monkeypatch.setattr(gpsampler, "loo_log_density", spy)
     assert _log_fits_better(space, rosenbrock, False, DEFAULT.log_margin)
@@ -718,16 +718,16 @@ def test_the_gp_fits_log_values_where_they_span_decades_and_not_elsewhere(
 
 def test_the_scale_is_chosen_from_ten_values_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """With fewer than 10 values (the early box's span) the GP sees the values themselves; from
-    10 on, the choice is asked for, with the default margin."""
+    10 on, the choice is asked for, with the default margin and the sampler's own GP."""
     pytest.importorskip("torch", reason="the GP needs torch")
     from sweepctl.search import bayes
 
-    asked: list[tuple[int, float]] = []
+    asked: list[tuple[int, float, dict[str, Any]]] = []
     real = bayes._log_fits_better
 
-    def spy(space: Any, seen: Any, maximize: bool, margin: float) -> bool:
-        asked.append((sum(o.value is not None for o in seen), margin))
-        return real(space, seen, maximize, margin)
+    def spy(space: Any, seen: Any, maximize: bool, margin: float, **model: Any) -> bool:
+        asked.append((sum(o.value is not None for o in seen), margin, model))
+        return real(space, seen, maximize, margin, **model)
 
     monkeypatch.setattr(bayes, "_log_fits_better", spy)
     spec = make_spec({"x": {"min": -5.0, "max": 10.0}, "y": {"min": -5.0, "max": 10.0}})
@@ -737,4 +737,8 @@ def test_the_scale_is_chosen_from_ten_values_on(monkeypatch: pytest.MonkeyPatch)
     assert asked == []
     suggest(spec, history[:10], random.Random(0))
     suggest(spec, history[:12], random.Random(0))
-    assert asked == [(10, DEFAULT.log_margin), (12, DEFAULT.log_margin)]
+    model = {"prior_mean": "worst", "deterministic": False}  # as the sampler's GP
+    assert asked == [(10, DEFAULT.log_margin, model), (12, DEFAULT.log_margin, model)]
+    asked.clear()
+    suggest(spec, history[:12], random.Random(0), Settings(prior_mean="mean", deterministic=True))
+    assert asked == [(12, DEFAULT.log_margin, {"prior_mean": "mean", "deterministic": True})]
