@@ -580,12 +580,13 @@ def _log_fits_better(
         ]
     )
     categorical = np.array([d.kind == "index" for d in space.dims])
+    logs = np.log(values)
     density = []
-    for scale, jacobian in ((values, 0.0), (np.log(values), -np.log(values).sum())):
+    for scale, jacobian in ((values, 0.0), (logs, -logs.sum())):
         t, log_slope = _standardised(scale, maximize)
         try:
             fit = loo_log_density(x, categorical, t, prior_mean, deterministic)
-        except (RuntimeError, ValueError, np.linalg.LinAlgError):
+        except (RuntimeError, ValueError):  # a failed fit or solve (LinAlgError is a ValueError)
             return False
         density.append(fit + log_slope.sum() + jacobian)
     return bool(density[1] > density[0] + margin)
@@ -595,13 +596,18 @@ def _standardised(u: Any, maximize: bool) -> tuple[Any, Any]:
     """``u`` as the GP's fit sees it (worse up, tail-warped, standardised), and log|dt/du|."""
     import numpy as np
 
-    worse_up = -u if maximize else u
-    spread = worse_up.std()
-    z = (worse_up - worse_up.mean()) / spread
+    z, spread = _z_scores(u, maximize)
     tail = _tail(z)
     w, slope = tail if tail is not None else (z, np.ones_like(z))
     t = (w - w.mean()) / w.std()
     return t, np.log(slope) - np.log(spread) - np.log(w.std())
+
+
+def _z_scores(u: Any, maximize: bool) -> tuple[Any, float]:
+    """``u`` oriented so that larger is worse and standardised, and its spread."""
+    worse_up = -u if maximize else u
+    spread = worse_up.std()
+    return (worse_up - worse_up.mean()) / spread, spread
 
 
 def _warped(seen: Sequence[Observation], maximize: bool) -> list[Observation]:
@@ -619,13 +625,9 @@ def _warped(seen: Sequence[Observation], maximize: bool) -> list[Observation]:
     import numpy as np
 
     values = np.array([o.value for o in seen if o.value is not None], dtype=float)
-    if len(values) < 3:
+    if len(values) < 3 or not values.std() > 0:
         return list(seen)
-    worse_up = -values if maximize else values
-    spread = worse_up.std()
-    if not spread > 0:
-        return list(seen)
-    tail = _tail((worse_up - worse_up.mean()) / spread)
+    tail = _tail(_z_scores(values, maximize)[0])
     if tail is None:
         return list(seen)
     warped = tail[0]
